@@ -12,6 +12,11 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
+static inline unsigned long long min_u64(unsigned long long a, unsigned long long b)
+{
+	return a < b ? a : b;
+}
+
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define likely(x)   __builtin_expect(!!(x), 1)
 
