@@ -58,7 +58,7 @@ void log_set_sink(log_sink_fn fn, void *opaque)
 	pthread_mutex_unlock(&log_sink_lock);
 }
 
-static const char *const level_names[] = { "error", "warning", "info", "debug" };
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
@@ -98,7 +98,8 @@ bool ratelimit_allow(struct ratelimit *rl)
 		/* A racing thread may also roll the window; either outcome is fine for a log. */
 		atomic_store_explicit(&rl->window_start_ms, now ? now : 1, memory_order_relaxed);
 		atomic_store_explicit(&rl->emitted, 0, memory_order_relaxed);
-		uint32_t missed = atomic_exchange_explicit(&rl->suppressed, 0, memory_order_relaxed);
+		uint32_t missed =
+			atomic_exchange_explicit(&rl->suppressed, 0, memory_order_relaxed);
 		if (missed)
 			log_warn("(%u similar messages suppressed)", missed);
 	}

@@ -39,14 +39,14 @@ struct ratelimit {
 };
 
 #define RATELIMIT_INTERVAL_MS 5000u
-#define RATELIMIT_BURST       10u
+#define RATELIMIT_BURST	      10u
 
 bool ratelimit_allow(struct ratelimit *rl);
 
-#define log_ratelimited(rl, lvl, ...)                                                              \
-	do {                                                                                       \
-		if (ratelimit_allow(rl))                                                           \
-			log_msg(lvl, __VA_ARGS__);                                                 \
+#define log_ratelimited(rl, lvl, ...)              \
+	do {                                       \
+		if (ratelimit_allow(rl))           \
+			log_msg(lvl, __VA_ARGS__); \
 	} while (0)
 
 #endif

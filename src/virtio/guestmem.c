@@ -56,7 +56,7 @@ int gm_add_region(struct gm *gm, uint64_t gpa, uint64_t len, void *host)
 	}
 	for (i = gm->n; i > 0 && gm->r[i - 1].gpa > gpa; i--)
 		gm->r[i] = gm->r[i - 1];
-	gm->r[i] = (struct gm_region){ .gpa = gpa, .len = len, .host = host };
+	gm->r[i] = (struct gm_region){.gpa = gpa, .len = len, .host = host};
 	gm->n++;
 	return 0;
 }

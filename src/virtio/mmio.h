@@ -21,17 +21,17 @@
 #include "virtio/guestmem.h"
 #include "virtio/virtqueue.h"
 
-#define VMMIO_WINDOW_SIZE  0x1000u
-#define VMMIO_CONFIG_BASE  0x100u
-#define VDEV_CAS_RETRIES   4
+#define VMMIO_WINDOW_SIZE 0x1000u
+#define VMMIO_CONFIG_BASE 0x100u
+#define VDEV_CAS_RETRIES  4
 
 struct vdev;
 
 struct virtio_dev_ops {
-	const char *name;	 /* used in every log line */
-	uint32_t device_id;	 /* VIRTIO_ID_* */
-	uint16_t queue_max_size; /* QueueNumMax for every queue */
-	uint32_t config_size;	 /* bytes of device config at 0x100 */
+	const char *name;		      /* used in every log line */
+	uint32_t device_id;		      /* VIRTIO_ID_* */
+	uint16_t queue_max_size;	      /* QueueNumMax for every queue */
+	uint32_t config_size;		      /* bytes of device config at 0x100 */
 	uint64_t (*features)(struct vdev *d); /* offered set; constant; includes VERSION_1 */
 	/* Fill buf with config[off, off+len); the transport clips to config_size. */
 	void (*config_read)(struct vdev *d, uint32_t off, void *buf, uint32_t len);

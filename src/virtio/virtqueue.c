@@ -80,7 +80,7 @@ void vq_set_ready(struct vq *q, bool ready)
 int vq_set_addr_half(struct vq *q, enum vq_ring ring, bool high, uint32_t val)
 {
 	/* virtio 1.2 §2.7: descriptor table 16-aligned, driver area 2, device area 4. */
-	static const uint64_t align[] = { [VQ_DESC] = 16, [VQ_AVAIL] = 2, [VQ_USED] = 4 };
+	static const uint64_t align[] = {[VQ_DESC] = 16, [VQ_AVAIL] = 2, [VQ_USED] = 4};
 	uint64_t *slot;
 	uint64_t v;
 

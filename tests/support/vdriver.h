@@ -36,16 +36,16 @@ enum vdrv_mem_kind { VDRV_MEM_M1, VDRV_MEM_MA, VDRV_MEM_MH, VDRV_MEM_BIG };
 struct vdrv_queue {
 	uint16_t size;
 	uint64_t desc, avail, used;
-	uint16_t avail_idx;  /* driver's shadow of avail.idx */
-	uint16_t last_used;  /* next used element the driver will consume */
-	uint16_t next_free;  /* next descriptor slot vdrv_post uses (wraps at size) */
+	uint16_t avail_idx; /* driver's shadow of avail.idx */
+	uint16_t last_used; /* next used element the driver will consume */
+	uint16_t next_free; /* next descriptor slot vdrv_post uses (wraps at size) */
 };
 
 struct vdrv {
 	struct vdev *dev;
 	struct gm *gm;
 	enum vdrv_mem_kind kind;
-	uint8_t *host[2];    /* host buffers backing the regions */
+	uint8_t *host[2]; /* host buffers backing the regions */
 	uint64_t host_len[2];
 	uint64_t gpa[2];
 	unsigned nregions;
