@@ -22,7 +22,7 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 CPPFLAGS += -Isrc -Itests -D_GNU_SOURCE -DKTSTR_VERSION='"$(VERSION)"' -DKTSTR_GIT_REV='"$(GIT_REV)"'
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu17 -pthread -MMD -MP $(WARNINGS)
-LDLIBS	+= -pthread -ljson-c -lelf -llz4
+LDLIBS	+= -pthread -ljson-c -lelf -llz4 -llzma -lzstd -lz
 
 SRC_ALL   := $(sort $(wildcard src/*/*.c))
 SRC_MAIN  := src/cli/main.c
