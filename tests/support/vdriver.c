@@ -343,15 +343,33 @@ static void vdrv_w64_pair(struct vdrv *v, uint64_t lo_off, uint64_t val)
 	vdrv_w32(v, lo_off + 4, (uint32_t)(val >> 32));
 }
 
+void vdrv_queue_layout(struct vdrv *v, uint16_t q, uint16_t size, uint64_t desc, uint64_t avail,
+		       uint64_t used)
+{
+	struct vdrv_queue *vq;
+
+	if (q >= VDRV_MAX_QUEUES || !size)
+		vdrv_die("vdrv_queue_layout: queue %u, size %u", q, size);
+	vq = &v->q[q];
+	vq->size = size;
+	vq->desc = desc;
+	vq->avail = avail;
+	vq->used = used;
+	vq->avail_idx = 0;
+	vq->last_used = 0;
+	vq->next_free = 0;
+	vdrv_zero_ring(v, desc, VQ_DESC, size);
+	vdrv_zero_ring(v, avail, VQ_AVAIL, size);
+	vdrv_zero_ring(v, used, VQ_USED, size);
+}
+
 void vdrv_setup_queue(struct vdrv *v, uint16_t q, uint16_t size, uint64_t desc, uint64_t avail,
 		      uint64_t used)
 {
-	struct vdrv_queue *vq;
 	uint32_t max;
 
 	if (q >= VDRV_MAX_QUEUES)
 		vdrv_die("vdrv_setup_queue: queue %u beyond VDRV_MAX_QUEUES", q);
-	vq = &v->q[q];
 	if (!desc && !avail && !used) {
 		desc = 0x1000ull + (uint64_t)q * 0x3000ull;
 		avail = desc + 0x1000;
@@ -362,17 +380,7 @@ void vdrv_setup_queue(struct vdrv *v, uint16_t q, uint16_t size, uint64_t desc, 
 	vdrv_w32(v, VIRTIO_MMIO_QUEUE_SEL, q);
 	(void)vdrv_r32(v, VIRTIO_MMIO_QUEUE_READY);
 	max = vdrv_r32(v, VIRTIO_MMIO_QUEUE_NUM_MAX);
-
-	vq->size = size ? size : (uint16_t)(max ? max : 256);
-	vq->desc = desc;
-	vq->avail = avail;
-	vq->used = used;
-	vq->avail_idx = 0;
-	vq->last_used = 0;
-	vq->next_free = 0;
-	vdrv_zero_ring(v, desc, VQ_DESC, vq->size);
-	vdrv_zero_ring(v, avail, VQ_AVAIL, vq->size);
-	vdrv_zero_ring(v, used, VQ_USED, vq->size);
+	vdrv_queue_layout(v, q, size ? size : (uint16_t)(max ? max : 256), desc, avail, used);
 
 	if (size)
 		vdrv_w32(v, VIRTIO_MMIO_QUEUE_NUM, size);

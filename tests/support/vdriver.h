@@ -95,6 +95,14 @@ void vdrv_setup_queue(struct vdrv *v, uint16_t q, uint16_t size, uint64_t desc, 
 		      uint64_t used);
 
 /*
+ * Record queue q's ring layout for the guest-side helpers below without
+ * touching any register (bare-engine tests, hostile placements); zeroes the
+ * rings where they lie in guest RAM and resets the driver's shadows.
+ */
+void vdrv_queue_layout(struct vdrv *v, uint16_t q, uint16_t size, uint64_t desc, uint64_t avail,
+		       uint64_t used);
+
+/*
  * The whole Linux handshake: reset, ACK, DRIVER, features, FEATURES_OK
  * (returns false if it did not stick), every queue in [0, nqueues) set up with
  * `qsize` at the default placement, DRIVER_OK. Returns true on 0x0F.
