@@ -129,6 +129,14 @@ int topo_layout_init(struct topo_layout *l, const struct topo *t, unsigned min_l
 /* APIC ID (= KVM vCPU id) of guest CPU `cpu` (< nr_cpus). */
 uint32_t topo_apic_id(const struct topo_layout *l, unsigned cpu);
 
+/*
+ * Format a one-line error message into err (nothing when err is NULL or
+ * errlen is 0). Shared by the topology, memory-size and VMM builders' parse
+ * functions, whose callers print the message.
+ */
+void topo_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* ceil(log2(x)) for x >= 1 (0 for x = 1). */
 unsigned topo_order(uint32_t x);
 

@@ -48,7 +48,7 @@ void aml_name_seg(struct aml *a, const char *name);
 void aml_integer(struct aml *a, uint64_t v);
 /* String constant (0x0D, ASCII, NUL). */
 void aml_string(struct aml *a, const char *s);
-/* EISA ID "PNP0501" -> DWord 0x0501D041 (bytes 41 D0 05 01); -EINVAL if malformed. */
+/* EISA ID "PNP0501" -> DWord 0x0105D041 (bytes 41 D0 05 01); -EINVAL if malformed. */
 int aml_eisaid(const char *id, uint32_t *out);
 void aml_eisaid_integer(struct aml *a, const char *id);
 
@@ -63,9 +63,10 @@ size_t aml_device_open(struct aml *a, const char *name);
 void aml_name(struct aml *a, const char *path);
 /* Package(k) { ... } */
 size_t aml_package_open(struct aml *a, uint8_t nelem);
-/* Buffer of a resource template; close also emits the BufferSize integer. */
-size_t aml_buffer_open(struct aml *a);
 void aml_close(struct aml *a, size_t mark);
+/* Buffer (e.g. a ResourceTemplate); aml_buffer_close() also inserts the BufferSize integer. */
+size_t aml_buffer_open(struct aml *a);
+void aml_buffer_close(struct aml *a, size_t mark);
 
 /* Resource descriptors (inside a ResourceTemplate buffer). */
 void aml_res_memory32_fixed(struct aml *a, bool rw, uint32_t base, uint32_t len);
