@@ -1,0 +1,203 @@
+# shellcheck shell=bash
+# Helpers shared by the host-side e2e scripts (fetch-kernels.sh, l1-run.sh, run.sh).
+# Sourced, never run. Everything here runs on the host, not inside L1.
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$E2E_DIR/../.." && pwd)
+export CACHE_DIR=${KTSTR_CACHE:-$HOME/.cache/ktstr}
+E2E_BUILD=${KTSTR_E2E_BUILD:-$REPO_DIR/build/e2e}
+# The ktstr binary put into L1 (override to test another build).
+KTSTR_BIN=${KTSTR_BIN:-$REPO_DIR/ktstr}
+
+# The L1 CPU model: TCG with AMD SVM and nested paging. Richer models expose
+# XSAVE/AVX that TCG cannot keep consistent for a nested guest (E2E.md).
+L1_CPU=${KTSTR_L1_CPU:-qemu64,+svm,+npt,+nrip-save}
+L1_MEM=${KTSTR_L1_MEM:-3072}
+L1_SMP=${KTSTR_L1_SMP:-2}
+
+e2e_log() { printf '%s: %s\n' "${E2E_PROG:-e2e}" "$*" >&2; }
+e2e_die() {
+	printf '%s: %s\n' "${E2E_PROG:-e2e}" "$*" >&2
+	exit "${E2E_DIE_CODE:-1}"
+}
+
+# A bzImage carries "HdrS" at offset 0x202 (x86 boot protocol); checking it
+# catches truncated downloads and wrong paths before a VM is started.
+e2e_is_bzimage() {
+	[ -f "$1" ] && [ "$(dd if="$1" bs=1 skip=514 count=4 status=none 2>/dev/null)" = "HdrS" ]
+}
+
+# Fail with one line naming every host tool that is missing.
+e2e_require_tools() {
+	local missing=() t
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+	done
+	[ ${#missing[@]} -eq 0 ] ||
+		e2e_die "missing host tools: ${missing[*]} (run scripts/install-deps.sh)"
+}
+
+# Copy a module into dst, decompressed: busybox insmod reads plain ELF only.
+e2e_copy_module() {
+	local src=$1 dst=$2
+	case "$src" in
+	*.ko) cp "$src" "$dst" ;;
+	*.ko.xz) xz -dc "$src" >"$dst" ;;
+	*.ko.zst) zstd -q -dc "$src" >"$dst" ;;
+	*.ko.gz) gzip -dc "$src" >"$dst" ;;
+	*) return 1 ;;
+	esac
+}
+
+# Find a module by name (e.g. kvm-amd) under a modules tree; prints its path.
+e2e_find_module() {
+	local tree=$1 name=$2 f
+	f=$(find "$tree" -name "$name.ko" -o -name "$name.ko.xz" -o -name "$name.ko.zst" \
+		-o -name "$name.ko.gz" | head -n1)
+	[ -n "$f" ] || return 1
+	printf '%s\n' "$f"
+}
+
+# Copy an executable and every shared library ldd resolves for it into the
+# root at $1, keeping absolute paths (the dynamic loader looks there).
+e2e_copy_with_libs() {
+	local root=$1 bin=$2 dst=${3:-$2} lib
+	mkdir -p "$root$(dirname "$dst")"
+	cp -L "$bin" "$root$dst"
+	while read -r lib; do
+		[ -n "$lib" ] || continue
+		mkdir -p "$root$(dirname "$lib")"
+		[ -e "$root$lib" ] || cp -L "$lib" "$root$lib"
+	done < <(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' | sort -u)
+}
+
+# Pack a directory into a gzip-compressed newc archive (what the kernel unpacks).
+e2e_pack_cpio() {
+	local dir=$1 out=$2
+	(cd "$dir" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) |
+		gzip -1 >"$out.tmp" && mv "$out.tmp" "$out"
+}
+
+# ---- L1 image and boot --------------------------------------------------
+
+# Set KTSTR_TEST_VMLINUZ{,_72} and KTSTR_E2E_KDIR_{61,72} (fetching on first use).
+e2e_kernels() {
+	local out
+	out=$("$E2E_DIR/fetch-kernels.sh") || e2e_die "could not fetch the Debian kernels (see above)"
+	eval "$out"
+	export KTSTR_TEST_VMLINUZ KTSTR_TEST_VMLINUZ_72 KTSTR_E2E_KDIR_61 KTSTR_E2E_KDIR_72
+}
+
+# Busybox plus one symlink per applet, at the paths busybox itself lists.
+e2e_install_busybox() {
+	local root=$1 bb applet
+	bb=$(command -v busybox) || e2e_die "missing busybox (package busybox-static)"
+	file -L "$bb" 2>/dev/null | grep -q 'statically linked' ||
+		{ [ -x /bin/busybox ] && bb=/bin/busybox; }
+	mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin"
+	cp -L "$bb" "$root/bin/busybox"
+	while read -r applet; do
+		[ "$applet" = bin/busybox ] && continue
+		[ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
+	done < <("$bb" --list-full)
+}
+
+# The L2 busybox initramfs of one flavour: /init is tests/e2e/l2/init-$1.
+e2e_build_l2_initramfs() {
+	local flavour=$1 out=$2 root
+	root=$E2E_BUILD/l2-root-$flavour
+	rm -rf "$root"
+	mkdir -p "$root"/{proc,sys,dev,tmp,run,root,etc}
+	e2e_install_busybox "$root"
+	install -m 0755 "$E2E_DIR/l2/init-$flavour" "$root/init"
+	e2e_pack_cpio "$root" "$out"
+	rm -rf "$root"
+}
+
+# The virtio modules an L2 kernel needs for our devices (its virtio drivers are
+# modules), with the modules.* index files, under $2/lib/modules/<abi>/.
+e2e_copy_l2_modules() {
+	local kroot=$1 dst=$2 mdir abi rel f
+	mdir=$(find "$kroot" -maxdepth 4 -type d -path '*/lib/modules/*' | head -n1)
+	[ -n "$mdir" ] || return 0
+	abi=$(basename "$mdir")
+	mkdir -p "$dst/lib/modules/$abi"
+	cp "$mdir"/modules.* "$dst/lib/modules/$abi/" 2>/dev/null || true
+	while read -r f; do
+		rel=${f#"$mdir"/}
+		mkdir -p "$dst/lib/modules/$abi/$(dirname "$rel")"
+		cp "$f" "$dst/lib/modules/$abi/$rel"
+	done < <(find "$mdir/kernel" \( -path '*/drivers/virtio/*' -o -name 'virtio_blk.ko*' \
+		-o -name 'virtio_net.ko*' -o -name 'net_failover.ko*' -o -name 'failover.ko*' \
+		-o -name 'virtio_console.ko*' \) -type f)
+}
+
+# Build L1's initramfs into $1: busybox, the kvm modules, ./ktstr with its
+# libraries, both L2 kernels (+ their virtio modules), the L2 initramfs
+# flavours, the case and bench scripts and /e2e/cmd (the command /init runs,
+# read from file $2). $3 = 1 adds qemu-system-x86 (for the benchmarks).
+# Uncompressed on purpose: the kernels inside are already compressed and
+# gunzip under TCG would cost seconds on every boot.
+e2e_build_l1() {
+	local out=$1 cmdfile=$2 with_qemu=${3:-0} root m f label vmlinuz kroot
+	[ -x "$KTSTR_BIN" ] || e2e_die "missing $KTSTR_BIN (run 'make ktstr' first)"
+	e2e_kernels
+	root=$E2E_BUILD/l1-root
+	rm -rf "$root"
+	mkdir -p "$root"/{proc,sys,dev,tmp,run,root,etc,lib/modules/e2e,e2e,l2}
+	e2e_install_busybox "$root"
+	install -m 0755 "$E2E_DIR/l1/init" "$root/init"
+	for m in irqbypass kvm kvm-amd; do
+		f=$(e2e_find_module "$KTSTR_E2E_KDIR_61" "$m") || e2e_die "module $m not in $KTSTR_E2E_KDIR_61"
+		e2e_copy_module "$f" "$root/lib/modules/e2e/$m.ko"
+	done
+	e2e_copy_with_libs "$root" "$KTSTR_BIN" /usr/bin/ktstr
+	for label in 6.1 7.2; do
+		if [ "$label" = 6.1 ]; then
+			vmlinuz=$KTSTR_TEST_VMLINUZ kroot=$KTSTR_E2E_KDIR_61
+		else
+			vmlinuz=$KTSTR_TEST_VMLINUZ_72 kroot=$KTSTR_E2E_KDIR_72
+		fi
+		mkdir -p "$root/l2/$label"
+		cp -L "$vmlinuz" "$root/l2/$label/vmlinuz"
+		e2e_copy_l2_modules "$kroot" "$root/l2/$label"
+	done
+	for f in "$E2E_DIR"/l2/init-*; do
+		f=${f##*/init-}
+		if [ "$f" = report ]; then
+			e2e_build_l2_initramfs "$f" "$root/l2/initramfs.cpio.gz"
+		else
+			e2e_build_l2_initramfs "$f" "$root/l2/initramfs-$f.cpio.gz"
+		fi
+	done
+	cp "$E2E_DIR"/l1/*.sh "$root/e2e/" 2>/dev/null || true
+	mkdir -p "$root/e2e/cases" "$root/e2e/bench"
+	cp "$E2E_DIR"/cases/*.sh "$root/e2e/cases/" 2>/dev/null || true
+	cp "$E2E_DIR"/bench/*.sh "$root/e2e/bench/" 2>/dev/null || true
+	cp "$cmdfile" "$root/e2e/cmd"
+	[ "$with_qemu" = 1 ] && e2e_add_qemu "$root"
+	(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$out.tmp"
+	mv "$out.tmp" "$out"
+	rm -rf "$root"
+}
+
+# qemu-system-x86_64 with its libraries and the firmware microvm and pc use.
+e2e_add_qemu() {
+	local root=$1 q
+	q=$(command -v qemu-system-x86_64) || e2e_die "missing qemu-system-x86_64 (package qemu-system-x86)"
+	e2e_copy_with_libs "$root" "$q" /usr/bin/qemu-system-x86_64
+	mkdir -p "$root/usr/share/qemu" "$root/usr/share/seabios"
+	cp -L /usr/share/qemu/{bios-microvm.bin,bios-256k.bin,kvmvapic.bin,linuxboot_dma.bin} \
+		"$root/usr/share/qemu/" 2>/dev/null || true
+	cp -L /usr/share/seabios/{bios-microvm.bin,bios-256k.bin} "$root/usr/share/seabios/" 2>/dev/null || true
+}
+
+# Boot L1 with initramfs $1 under a host time limit of $2 seconds; QEMU's
+# serial console goes to stdout. Returns QEMU's status (124: time limit).
+e2e_boot_l1() {
+	local cpio=$1 limit=$2
+	timeout -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu "$L1_CPU" -m "$L1_MEM" -smp "$L1_SMP" \
+		-nodefaults -no-user-config -display none -serial stdio -no-reboot \
+		-kernel "$KTSTR_TEST_VMLINUZ" -initrd "$cpio" \
+		-append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init" </dev/null 2>&1
+}
