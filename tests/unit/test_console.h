@@ -71,7 +71,11 @@ uint64_t ct_fd_count(int fd);
 /* Host-side helpers (free the drained bytes and compare). */
 void ct_expect_drain(size_t (*drain)(struct vc_dev *, uint8_t **), const void *want, size_t n);
 void ct_expect_pending(unsigned port, const void *want, size_t n);
+/* Expected bytes of an outbound message {id, event, 1}[+name+NUL]; returns its length. */
+size_t ct_ctrl_frame(uint32_t id, uint16_t event, uint8_t *buf);
 /* Serialized entry i of the outbound control FIFO must equal {id, event, 1}[+name]. */
 void ct_expect_ctrl_out(unsigned i, uint32_t id, uint16_t event);
+/* The guest buffer at gpa must hold that message. */
+void ct_expect_guest_frame(uint64_t gpa, uint32_t id, uint16_t event);
 
 #endif

@@ -132,25 +132,44 @@ void ct_expect_pending(unsigned port, const void *want, size_t n)
 	free(got);
 }
 
-void ct_expect_ctrl_out(unsigned i, uint32_t id, uint16_t event)
+size_t ct_ctrl_frame(uint32_t id, uint16_t event, uint8_t *buf)
 {
-	uint8_t got[64], want[64] = {(uint8_t)id,
-				     (uint8_t)(id >> 8),
-				     (uint8_t)(id >> 16),
-				     (uint8_t)(id >> 24),
-				     (uint8_t)event,
-				     0,
-				     1,
-				     0};
-	size_t wn = 8, n = vc_ctrl_out_peek(CT.d, i, got, sizeof(got));
+	const uint8_t hdr[8] = {(uint8_t)id,
+				(uint8_t)(id >> 8),
+				(uint8_t)(id >> 16),
+				(uint8_t)(id >> 24),
+				(uint8_t)event,
+				(uint8_t)(event >> 8),
+				1,
+				0};
+	size_t n = sizeof(hdr);
 
+	memcpy(buf, hdr, n);
 	if (event == EV_PORT_NAME) {
 		const char *name = vc_port_name(id);
 
-		memcpy(want + 8, name, strlen(name) + 1);
-		wn += strlen(name) + 1;
+		memcpy(buf + n, name, strlen(name) + 1);
+		n += strlen(name) + 1;
 	}
+	return n;
+}
+
+void ct_expect_ctrl_out(unsigned i, uint32_t id, uint16_t event)
+{
+	uint8_t got[64], want[64];
+	size_t wn = ct_ctrl_frame(id, event, want), n = vc_ctrl_out_peek(CT.d, i, got, sizeof(got));
+
 	cr_assert_eq(n, wn, "control entry %u: %zu bytes, expected %zu", i, n, wn);
 	cr_assert_arr_eq(got, want, wn, "control entry %u differs (event %u port %u)", i, event,
 			 id);
+}
+
+void ct_expect_guest_frame(uint64_t gpa, uint32_t id, uint16_t event)
+{
+	uint8_t got[64], want[64];
+	size_t wn = ct_ctrl_frame(id, event, want);
+
+	vdrv_rmem(&CT.v, gpa, got, wn);
+	cr_assert_arr_eq(got, want, wn, "guest frame at 0x%llx differs (event %u port %u)",
+			 (unsigned long long)gpa, event, id);
 }
