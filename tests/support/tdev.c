@@ -6,6 +6,7 @@
  */
 #include "support/tdev.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/compiler.h"
@@ -131,4 +132,84 @@ int tdev_init(struct tdev *t, const struct tdev_opts *opts)
 void tdev_destroy(struct tdev *t)
 {
 	vdev_destroy(&t->vdev);
+}
+
+void tdev_snap(struct tdev *t, struct tdev_snap *s)
+{
+	struct vdev *d = &t->vdev;
+
+	memset(s, 0, sizeof(*s));
+	s->status = vdev_status(d);
+	s->isr = vdev_isr(d);
+	s->generation = vdev_generation(d);
+	s->queue_sel = d->queue_sel;
+	s->dev_features_sel = d->dev_features_sel;
+	s->drv_features_sel = d->drv_features_sel;
+	s->driver_features = d->driver_features;
+	for (uint16_t i = 0; i < TDEV_NUM_QUEUES; i++) {
+		const struct vq *q = vdev_queue(d, i);
+
+		s->q[i].size = q->size;
+		s->q[i].next_avail = q->next_avail;
+		s->q[i].next_used = q->next_used;
+		s->q[i].num_added = q->num_added;
+		s->q[i].ready = q->ready;
+		s->q[i].event_idx = q->event_idx;
+		s->q[i].indirect = q->indirect;
+		s->q[i].poisoned = q->poisoned;
+		s->q[i].desc = q->desc;
+		s->q[i].avail = q->avail;
+		s->q[i].used = q->used;
+	}
+	s->notify_calls = t->notify_calls;
+	s->activate_calls = t->activate_calls;
+	s->reset_calls = t->reset_calls;
+	s->config_write_calls = t->config_write_calls;
+}
+
+bool tdev_snap_eq(const struct tdev_snap *a, const struct tdev_snap *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+struct tfx tfx;
+
+static void tfx_setup_with(const struct tdev_opts *opts, bool bind)
+{
+	vdrv_log_capture_start();
+	if (tdev_init(&tfx.t, opts))
+		abort();
+	vdrv_init(&tfx.v, &tfx.t.vdev, VDRV_MEM_M1, bind);
+}
+
+void tfx_setup(void)
+{
+	tfx_setup_with(NULL, true);
+}
+
+void tfx_setup_unbound(void)
+{
+	tfx_setup_with(NULL, false);
+}
+
+void tfx_setup_cw(void)
+{
+	const struct tdev_opts o = {.config_write = true};
+
+	tfx_setup_with(&o, true);
+}
+
+void tfx_setup_indirect(void)
+{
+	const struct tdev_opts o = {.indirect = true};
+
+	tfx_setup_with(&o, true);
+}
+
+void tfx_teardown(void)
+{
+	tdev_destroy(&tfx.t);
+	vdrv_fini(&tfx.v);
+	vdrv_log_capture_stop();
+	vdrv_log_clear();
 }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "support/vdriver.h"
 #include "virtio/mmio.h"
 
 #define TDEV_ID		 42u
@@ -80,5 +81,41 @@ struct tdev {
 int tdev_init(struct tdev *t, const struct tdev_opts *opts);
 void tdev_destroy(struct tdev *t);
 struct tdev *tdev_of(struct vdev *d);
+
+/*
+ * Everything of the device a misdirected register access could change, for
+ * "nothing changed" assertions. Filled field by field over a zeroed struct so
+ * two snapshots compare with memcmp.
+ */
+struct tdev_snap {
+	uint32_t status, isr, generation, queue_sel, dev_features_sel, drv_features_sel;
+	uint64_t driver_features;
+	struct {
+		uint16_t size, next_avail, next_used, num_added;
+		bool ready, event_idx, indirect, poisoned;
+		uint64_t desc, avail, used;
+	} q[TDEV_NUM_QUEUES];
+	unsigned notify_calls, activate_calls, reset_calls, config_write_calls;
+};
+
+void tdev_snap(struct tdev *t, struct tdev_snap *s);
+bool tdev_snap_eq(const struct tdev_snap *a, const struct tdev_snap *b);
+
+/*
+ * Criterion fixture shared by the transport test files: one tdev driven by
+ * one vdriver over M1, with log capture on (tests count warning texts).
+ * Each test runs in its own process, so one global instance is enough.
+ */
+struct tfx {
+	struct tdev t;
+	struct vdrv v;
+};
+extern struct tfx tfx;
+
+void tfx_setup(void);	       /* defaults, M1 bound */
+void tfx_setup_unbound(void);  /* no guest memory bound */
+void tfx_setup_cw(void);       /* recording config_write hook */
+void tfx_setup_indirect(void); /* the variant that also offers bit 28 */
+void tfx_teardown(void);
 
 #endif

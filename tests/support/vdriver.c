@@ -403,22 +403,35 @@ static void vdrv_reset(struct vdrv *v)
 		;
 }
 
+bool vdrv_walk_to(struct vdrv *v, uint64_t features, uint32_t rung)
+{
+	if (rung & VIRTIO_CONFIG_S_DRIVER_OK)
+		return vdrv_walk(v, features) && rung == vdrv_status(v);
+	vdrv_reset(v);
+	if (rung & VIRTIO_CONFIG_S_ACKNOWLEDGE)
+		vdrv_add_status(v, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	if (rung & VIRTIO_CONFIG_S_DRIVER)
+		vdrv_add_status(v, VIRTIO_CONFIG_S_DRIVER);
+	if (rung & VIRTIO_CONFIG_S_FEATURES_OK) {
+		(void)vdrv_read_device_features(v);
+		vdrv_write_features(v, features);
+		vdrv_add_status(v, VIRTIO_CONFIG_S_FEATURES_OK);
+	}
+	return vdrv_status(v) == rung;
+}
+
 bool vdrv_handshake(struct vdrv *v, uint64_t features, uint16_t nqueues, uint16_t qsize)
 {
-	vdrv_reset(v);
-	vdrv_add_status(v, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	vdrv_add_status(v, VIRTIO_CONFIG_S_DRIVER);
-	(void)vdrv_read_device_features(v);
-	vdrv_write_features(v, features);
-	vdrv_add_status(v, VIRTIO_CONFIG_S_FEATURES_OK);
+	const uint32_t r3 =
+		VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
+
 	/* virtio_features_ok: the device may refuse; Linux re-reads to find out. */
-	if (!(vdrv_status(v) & VIRTIO_CONFIG_S_FEATURES_OK))
+	if (!vdrv_walk_to(v, features, r3))
 		return false;
 	for (uint16_t q = 0; q < nqueues; q++)
 		vdrv_setup_queue(v, q, qsize, 0, 0, 0);
 	vdrv_add_status(v, VIRTIO_CONFIG_S_DRIVER_OK);
-	return vdrv_status(v) == (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-				  VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	return vdrv_status(v) == (r3 | VIRTIO_CONFIG_S_DRIVER_OK);
 }
 
 bool vdrv_walk(struct vdrv *v, uint64_t features)

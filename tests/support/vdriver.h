@@ -108,6 +108,12 @@ void vdrv_queue_layout(struct vdrv *v, uint16_t q, uint16_t size, uint64_t desc,
  * `qsize` at the default placement, DRIVER_OK. Returns true on 0x0F.
  */
 bool vdrv_handshake(struct vdrv *v, uint64_t features, uint16_t nqueues, uint16_t qsize);
+/*
+ * Reset, then climb the status ladder up to `rung` (0, 0x01, 0x03, 0x0B or
+ * 0x0F) the way virtio.c does, writing `features` on the way to FEATURES_OK.
+ * 0x0F sets up the walk(F) queues. Returns true if the status reads `rung`.
+ */
+bool vdrv_walk_to(struct vdrv *v, uint64_t features, uint32_t rung);
 /* The transport spec's walk(F) fixture: 2 queues of 16 at the default placement. */
 bool vdrv_walk(struct vdrv *v, uint64_t features);
 
