@@ -38,13 +38,14 @@ static unsigned space_upper(const struct bus_space *s, uint64_t addr)
 const struct bus_range *bus_find(const struct bus_space *s, uint64_t addr, uint64_t len)
 {
 	unsigned i = space_upper(s, addr);
-	uint64_t end;
+	uint64_t last;
 
-	if (i == 0 || len == 0 || __builtin_add_overflow(addr, len, &end))
+	/* Inclusive end, so a window that ends at the top of the space still matches. */
+	if (i == 0 || len == 0 || __builtin_add_overflow(addr, len - 1, &last))
 		return NULL;
 	const struct bus_range *r = &s->ranges[i - 1];
 	/* r->base <= addr; the whole access must fit in the window. */
-	if (end - r->base > r->len)
+	if (last - r->base >= r->len)
 		return NULL;
 	return r;
 }
