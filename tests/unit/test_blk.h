@@ -72,6 +72,9 @@ void blk_fx_setup(const struct blk_fx_cfg *cfg);
 void blk_fx_default(void);
 /* Linux handshake with VERSION_1, queue 0 of size 256 at the default place; asserts 0x0F. */
 void blk_fx_wire(void);
+/* Handshake with the given features and queue 0 placement; asserts 0x0F. */
+void blk_fx_wire_at(uint64_t features, uint16_t qsize, uint64_t desc, uint64_t avail,
+		    uint64_t used);
 /* Same with EVENT_IDX acked, QueueNum 16 and the used ring at 0x10000. */
 void blk_fx_wire_event_idx(void);
 

@@ -127,19 +127,26 @@ void blk_fx_wire(void)
 	cr_assert(vdrv_handshake(&blk_fx.v, 1ull << VIRTIO_F_VERSION_1, 1, 256));
 }
 
-void blk_fx_wire_event_idx(void)
+void blk_fx_wire_at(uint64_t features, uint16_t qsize, uint64_t desc, uint64_t avail,
+		    uint64_t used)
 {
 	struct vdrv *v = &blk_fx.v;
 
 	vdrv_set_status(v, 0);
 	vdrv_set_status(v, VIRTIO_CONFIG_S_ACKNOWLEDGE);
 	vdrv_set_status(v, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	vdrv_write_features(v, 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_RING_F_EVENT_IDX);
+	vdrv_write_features(v, features);
 	vdrv_set_status(v, 0x0B);
 	cr_assert_eq(vdrv_status(v), 0x0B);
-	vdrv_setup_queue(v, 0, 16, 0x1000, 0x2000, 0x10000);
+	vdrv_setup_queue(v, 0, qsize, desc, avail, used);
 	vdrv_set_status(v, 0x0F);
 	cr_assert_eq(vdrv_status(v), 0x0F);
+}
+
+void blk_fx_wire_event_idx(void)
+{
+	blk_fx_wire_at(1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_RING_F_EVENT_IDX, 16, 0x1000,
+		       0x2000, 0x10000);
 	cr_assert(blk_fx_q()->event_idx);
 }
 
