@@ -74,7 +74,7 @@ static void build_numa_ranges(struct memmap *mm)
 int memmap_build(struct memmap *mm, uint64_t ram_bytes, unsigned nodes, uint64_t carve_size,
 		 bool carve_reserved, char *err, size_t errlen)
 {
-	uint64_t usable, low_ram, high_ram, off, share;
+	uint64_t low_ram, high_ram, off, share;
 
 	memset(mm, 0, sizeof(*mm));
 	if (!nodes || nodes > TOPO_MAX_NODES) {
@@ -98,15 +98,6 @@ int memmap_build(struct memmap *mm, uint64_t ram_bytes, unsigned nodes, uint64_t
 			  (unsigned long long)(carve_size >> 20));
 		return -EINVAL;
 	}
-	/* The carve-out must lie on one side of the hole to be one contiguous GPA range. */
-	if (carve_size && ram_bytes > MEMMAP_LOW_MAX && ram_bytes - carve_size < MEMMAP_LOW_MAX) {
-		topo_errf(err, errlen,
-			  "memory layout: the %llu MiB carve-out would straddle the "
-			  "3-4 GiB hole",
-			  (unsigned long long)(carve_size >> 20));
-		return -EINVAL;
-	}
-
 	mm->ram_bytes = ram_bytes;
 	mm->nr_nodes = nodes;
 	share = (ram_bytes / nodes) & ~(MEMMAP_NODE_ALIGN - 1);
@@ -126,16 +117,32 @@ int memmap_build(struct memmap *mm, uint64_t ram_bytes, unsigned nodes, uint64_t
 		off += mm->node_bytes[n];
 	}
 
+	/*
+	 * E820 (§1.3): usable RAM is everything but the carve-out, which sits
+	 * at the top of RAM -- or, if that would straddle the hole, at the top
+	 * of low RAM, so that it stays one contiguous guest range.
+	 */
+	low_ram = MIN(ram_bytes, MEMMAP_LOW_MAX);
+	high_ram = ram_bytes - low_ram;
 	if (carve_size) {
 		mm->carve_size = carve_size;
-		mm->carve_gpa = memmap_ram_to_gpa(ram_bytes - carve_size);
 		mm->carve_reserved = carve_reserved;
+		if (high_ram >= carve_size) {
+			high_ram -= carve_size;
+			mm->carve_ram_offset = ram_bytes - carve_size;
+		} else {
+			if (carve_size + 2 * MEMMAP_MiB > low_ram) {
+				topo_errf(err, errlen,
+					  "memory layout: the %llu MiB carve-out leaves no RAM "
+					  "below 3 GiB",
+					  (unsigned long long)(carve_size >> 20));
+				return -EINVAL;
+			}
+			low_ram -= carve_size;
+			mm->carve_ram_offset = low_ram;
+		}
+		mm->carve_gpa = memmap_ram_to_gpa(mm->carve_ram_offset);
 	}
-
-	/* E820 (§1.3): usable RAM is everything but the carve-out at the top. */
-	usable = ram_bytes - carve_size;
-	low_ram = MIN(usable, MEMMAP_LOW_MAX);
-	high_ram = usable > MEMMAP_LOW_MAX ? usable - MEMMAP_LOW_MAX : 0;
 	e820_add(mm, 0, MEMMAP_EBDA_START, MEMMAP_E820_RAM);
 	e820_add(mm, MEMMAP_EBDA_START, 0xA0000 - MEMMAP_EBDA_START, MEMMAP_E820_RESERVED);
 	e820_add(mm, MEMMAP_ACPI_START, MEMMAP_ACPI_END - MEMMAP_ACPI_START, MEMMAP_E820_RESERVED);

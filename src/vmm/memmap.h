@@ -7,7 +7,8 @@
  * E820 table and the SRAT memory ranges are derived from the same layout.
  *
  * Optionally a "carve-out" at the top of RAM (host-shared region, e.g. the
- * SHM ring) stays inside the memory slots but is left out of E820 (or listed
+ * SHM ring; moved to the top of low RAM if it would straddle the hole) stays
+ * inside the memory slots but is left out of E820 (or listed
  * as reserved), so the guest allocator never uses it.
  */
 #ifndef KTSTR_VMM_MEMMAP_H
@@ -83,9 +84,14 @@ struct memmap {
 	uint64_t node_bytes[TOPO_MAX_NODES]; /* per-node share of RAM (node 0 first) */
 	unsigned nr_regions;
 	struct memmap_region regions[MEMMAP_MAX_REGIONS];
-	/* Top-of-RAM carve-out (0 size = none). */
+	/*
+	 * Carve-out (0 size = none): the top carve_size bytes of RAM, or the top
+	 * of low RAM when the top of RAM would straddle the hole. carve_ram_offset
+	 * is its offset in the caller's RAM allocation (see memmap_region).
+	 */
 	uint64_t carve_gpa;
 	uint64_t carve_size;
+	uint64_t carve_ram_offset;
 	bool carve_reserved; /* list it as E820 reserved instead of leaving it out */
 	/* E820 as handed to the guest (§1.3), sorted, non-overlapping. */
 	unsigned nr_e820;
