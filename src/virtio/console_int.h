@@ -128,9 +128,9 @@ void vc_wake_host(struct vc_dev *d, unsigned port);
 int vc_pop(struct vc_dev *d, uint16_t qi, struct vq *q, const struct gm *gm, uint16_t *head);
 
 /*
- * How a TX walk was started. Only notify-driven walks stall on a full
- * capture buffer: the reset-time and final walks are the last chance to see
- * those chains, and they stay bounded by the per-call budget.
+ * How a TX walk was started. The final walk ignores the capture-buffer cap:
+ * the host is taking everything at that moment, and the walk stays bounded
+ * by the per-call budget. The others stop at the cap.
  */
 enum vc_tx_mode {
 	VC_TX_NOTIFY, /* guest notify or host resume: signal the guest, wake the host */

@@ -84,9 +84,11 @@ bool vc_process_tx(struct vc_dev *d, unsigned port, enum vc_tx_mode mode)
 			break;
 		/*
 		 * Full capture buffer: give the chain back and leave the rest in
-		 * the ring until the host reads this port (bounded memory).
+		 * the ring until the host reads this port (bounded memory). At
+		 * reset those chains are lost; a guest looping publish+reset
+		 * must not grow the buffer without the host ever being woken.
 		 */
-		if (mode == VC_TX_NOTIFY && p->tx.len >= d->lim.tx_buf_cap) {
+		if (mode != VC_TX_FINAL && p->tx.len >= d->lim.tx_buf_cap) {
 			vq_rewind(q);
 			p->tx_stalled = true;
 			vc_pcount(d, port, tx_buf_stalls, 1);

@@ -446,20 +446,40 @@ Test(console_bounds, full_capture_buffer_stalls_until_the_host_reads)
 	ct_teardown();
 }
 
-/* The reset-time and final walks are the last look at the ring: no stall there. */
-Test(console_bounds, reset_capture_ignores_the_buffer_cap)
+/*
+ * The reset-time walk stops at the cap too: a guest that publishes and resets
+ * in a loop never wakes the host, so nothing else would bound the buffer.
+ * The final walk (the host is taking everything) does not stop.
+ */
+Test(console_bounds, reset_capture_stops_at_the_cap_and_final_drain_does_not)
 {
 	struct vc_limits lim = {.tx_buf_cap = 32 * KIB};
 
 	ct_make(VDRV_MEM_M1, &lim, true);
 	ct_up(CT_FEATURES, 1u << 5, 16, true);
-	cr_assert_eq(vc_inject_tx(CT.d, 1, "full", 4), 0);
-	for (unsigned i = 0; i < 2; i++)
+	for (unsigned i = 0; i < 3; i++)
 		ct_post1(5, ct_buf(32 * KIB, (uint8_t)(i + 1)), 32 * KIB, false);
-	vdrv_notify(&CT.v, 5);
-	ct_post1(5, ct_buf(32 * KIB, 3), 32 * KIB, false);
 	vdrv_set_status(&CT.v, 0);
-	cr_assert_eq(vc_tx_buf_len(CT.d, 1), 4 + 3 * 32 * KIB);
+	cr_assert_eq(vc_tx_buf_len(CT.d, 1), 32 * KIB);
+	cr_assert_eq(snap().port[1].tx_buf_stalls, 1u);
+	ct_up(CT_FEATURES, 1u << 5, 16, true);
+	for (unsigned i = 0; i < 3; i++)
+		ct_post1(5, ct_buf(32 * KIB, (uint8_t)(i + 4)), 32 * KIB, false);
+	expect_runs(1, 32 * KIB, 1, 1);
+	cr_assert_eq(vc_inject_tx(CT.d, 1, "full", 4), 0);
+	cr_assert_eq(vc_inject_tx(CT.d, 1, NULL, 0), 0);
+	cr_assert_eq(vc_push_back_bulk(CT.d, NULL, 0), 0);
+	ct_post1(5, ct_buf(32 * KIB, 7), 32 * KIB, false);
+	{
+		uint8_t *got = NULL;
+		size_t n = vc_final_drain(CT.d, &got);
+
+		cr_assert_eq(n, 4 + 4 * 32 * KIB);
+		cr_assert_arr_eq(got, "full", 4);
+		for (unsigned i = 0; i < 4; i++)
+			expect_fill(got + 4 + i * 32 * KIB, 32 * KIB, (uint8_t)(i + 4));
+		free(got);
+	}
 	ct_teardown();
 }
 
