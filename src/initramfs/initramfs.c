@@ -311,9 +311,7 @@ int initramfs_build(const struct initramfs_opts *o, struct initramfs *out, struc
 		out->len = raw_len;
 		return 0;
 	}
-	ret = lz4l_compress(raw, raw_len,
-			    o->lz4_level < 0 ? 0 : (o->lz4_level ? o->lz4_level : INITRAMFS_LZ4_HC),
-			    &out->data, &out->len);
+	ret = lz4l_compress(raw, raw_len, o->lz4_level, &out->data, &out->len);
 	free(raw);
 	if (ret)
 		return ierr_set(err, ret, "initramfs: LZ4 compression failed: %s", strerror(-ret));
