@@ -12,6 +12,7 @@
 #ifndef KTSTR_TESTS_UNIT_TEST_BLK_H
 #define KTSTR_TESTS_UNIT_TEST_BLK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -50,7 +51,7 @@ struct blk_fx {
 	struct vdev *d;
 	struct vdrv v;
 	struct blk_faults faults;
-	uint64_t now; /* the pinned clock, ns */
+	_Atomic uint64_t now; /* the pinned clock, ns; a worker thread reads it */
 	struct vblk_clock clk;
 	struct vblk_counters *c;
 };
@@ -82,6 +83,12 @@ struct vq *blk_fx_q(void);
 struct vblk_state *blk_fx_state(void);
 struct vblk_stats blk_fx_stats(void);
 void blk_fx_advance(uint64_t ns);
+
+/* Threaded engine: poll used.idx until it reaches idx (false after timeout_ms). */
+bool blk_fx_wait_used(uint16_t idx, unsigned timeout_ms);
+/* Poll until pred(arg) holds (false after timeout_ms). */
+bool blk_fx_wait(bool (*pred)(void *), void *arg, unsigned timeout_ms);
+uint64_t blk_fx_mono_ms(void);
 
 /* Backing file access. */
 void blk_fx_file_fill(uint64_t off, uint8_t byte, uint64_t len);

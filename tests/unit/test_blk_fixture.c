@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test_blk.h"
@@ -68,7 +69,7 @@ static const struct vblk_backing_ops fx_backing_ops = {
 
 static uint64_t fx_now(void *o)
 {
-	return ((struct blk_fx *)o)->now;
+	return atomic_load(&((struct blk_fx *)o)->now);
 }
 
 /* ---- life cycle ---- */
@@ -103,11 +104,12 @@ void blk_fx_setup(const struct blk_fx_cfg *cfg)
 	memset(fx, 0, sizeof(*fx));
 	strcpy(fx->dir, "/tmp/ktstr-blk-XXXXXX");
 	cr_assert_not_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/disk.img", fx->dir);
+	strcpy(fx->path, fx->dir); /* dir is 21 bytes long: path has room */
+	strcat(fx->path, "/disk.img");
 	fx->fd = open(fx->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	cr_assert_geq(fx->fd, 0);
 	blk_fx_file_fill(0, cfg->fill ? (uint8_t)cfg->fill : 0xAB, flen);
-	fx->now = 1000ull * 1000000000ull; /* far from 0 so "2 s in the past" exists */
+	atomic_store(&fx->now, 1000ull * 1000000000ull); /* far from 0 so "2 s in the past" exists */
 	fx->clk = (struct vblk_clock){fx_now, fx};
 	rc = vblk_new(&b, cap, cfg->read_only, &cfg->throttle,
 		      cfg->inline_engine ? VBLK_ENGINE_INLINE : cfg->engine, &fx->clk, &fx->vb);
@@ -170,7 +172,37 @@ struct vblk_stats blk_fx_stats(void)
 
 void blk_fx_advance(uint64_t ns)
 {
-	blk_fx.now += ns;
+	atomic_fetch_add(&blk_fx.now, ns);
+}
+
+uint64_t blk_fx_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool blk_fx_wait(bool (*pred)(void *), void *arg, unsigned timeout_ms)
+{
+	uint64_t end = blk_fx_mono_ms() + timeout_ms;
+
+	while (!pred(arg)) {
+		if (blk_fx_mono_ms() > end)
+			return false;
+		usleep(1000);
+	}
+	return true;
+}
+
+static bool used_reached(void *arg)
+{
+	return vdrv_used_idx(&blk_fx.v, 0) == *(uint16_t *)arg;
+}
+
+bool blk_fx_wait_used(uint16_t idx, unsigned timeout_ms)
+{
+	return blk_fx_wait(used_reached, &idx, timeout_ms);
 }
 
 void blk_fx_file_fill(uint64_t off, uint8_t byte, uint64_t len)
