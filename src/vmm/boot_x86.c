@@ -192,8 +192,13 @@ int boot_read_file(const char *path, uint8_t **buf, size_t *len, char *err, size
 		topo_errf(err, errlen, "cannot open '%s': %s", path, strerror(-ret));
 		return ret;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		ret = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		topo_errf(err, errlen, "cannot stat '%s': %s", path, strerror(-ret));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
 		topo_errf(err, errlen, "'%s' is not a regular file", path);
 		goto out;
 	}
