@@ -117,8 +117,8 @@ Test(blk_counters, gauge_decrement_saturates_at_zero) /* spec §12 #177 */
 
 Test(blk_counters, event_counters_touch_only_their_field) /* spec §12 #178 */
 {
-	void (*rec[])(struct vblk_counters *) = { vblk_record_io_error, vblk_record_throttled,
-						  vblk_record_invalid_avail_idx };
+	void (*rec[])(struct vblk_counters *) = {vblk_record_io_error, vblk_record_throttled,
+						 vblk_record_invalid_avail_idx};
 
 	for (unsigned i = 0; i < 3; i++) {
 		struct vblk_counters *c = vblk_counters_new();
@@ -126,8 +126,9 @@ Test(blk_counters, event_counters_touch_only_their_field) /* spec §12 #178 */
 
 		rec[i](c);
 		s = snap(c);
-		cr_assert_eq(i == 0 ? s.io_errors : i == 1 ? s.throttled_count
-							    : s.invalid_avail_idx_count,
+		cr_assert_eq(i == 0   ? s.io_errors
+			     : i == 1 ? s.throttled_count
+				      : s.invalid_avail_idx_count,
 			     1);
 		s.io_errors = s.throttled_count = s.invalid_avail_idx_count = 0;
 		cr_assert(stats_zero(&s));
@@ -167,7 +168,7 @@ Test(blk_counters, references_share_one_object_beyond_the_device) /* spec §12 #
 	struct blk_req r;
 	struct vblk_counters *mine;
 
-	blk_fx_setup(&(struct blk_fx_cfg){ .inline_engine = true, .throttle = { .iops = 1 } });
+	blk_fx_setup(&(struct blk_fx_cfg){.inline_engine = true, .throttle = {.iops = 1}});
 	mine = vblk_counters(blk_fx.vb);
 	vblk_record_io_error(blk_fx.c);
 	cr_assert_eq(snap(mine).io_errors, 1);
@@ -254,7 +255,7 @@ Test(blk_counters, wire_constants) /* spec §12 #185 */
 	cr_assert_eq(VIRTIO_BLK_S_UNSUPP, 2);
 	cr_assert_eq(sizeof(vblk_serial), 20);
 	cr_assert_arr_eq(vblk_serial, "ktstr-virtio-blk", 16);
-	cr_assert_arr_eq(vblk_serial + 16, ((uint8_t[4]){ 0 }), 4);
+	cr_assert_arr_eq(vblk_serial + 16, ((uint8_t[4]){0}), 4);
 	blk_fx_default();
 	cr_assert_eq(blk_fx.d->ops->config_size, 24);
 	blk_fx_fini();

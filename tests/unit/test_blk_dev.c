@@ -79,7 +79,7 @@ Test(blk_dev, event_idx_is_offered) /* spec §12 #3 */
 
 Test(blk_dev, read_only_bit_follows_the_device) /* spec §12 #4 */
 {
-	blk_fx_setup(&(struct blk_fx_cfg){ .inline_engine = true, .read_only = true });
+	blk_fx_setup(&(struct blk_fx_cfg){.inline_engine = true, .read_only = true});
 	cr_assert_eq(features_page(0), 0x20000266);
 	cr_assert(vblk_read_only(blk_fx.vb));
 	blk_fx_fini();
@@ -104,8 +104,8 @@ static uint64_t cfg_read(uint32_t off, uint32_t len)
 
 static void fx_default_capacity(void)
 {
-	blk_fx_setup(&(struct blk_fx_cfg){ .inline_engine = true,
-					   .capacity = VBLK_DEFAULT_CAPACITY, .file_len = 4096 });
+	blk_fx_setup(&(struct blk_fx_cfg){
+		.inline_engine = true, .capacity = VBLK_DEFAULT_CAPACITY, .file_len = 4096});
 }
 
 Test(blk_dev, capacity_in_sectors_at_config_zero) /* spec §12 #6 */
@@ -157,7 +157,7 @@ Test(blk_dev, read_straddling_the_end_is_padded_with_zeros) /* spec §12 #10 */
 	blk_fx_default();
 	memset(buf, 0xFF, sizeof(buf));
 	vdrv_rn(V, VMMIO_CONFIG_BASE + 0x14, buf, sizeof(buf));
-	cr_assert_arr_eq(buf, ((uint8_t[]){ 0, 2, 0, 0, 0, 0, 0, 0 }), 8);
+	cr_assert_arr_eq(buf, ((uint8_t[]){0, 2, 0, 0, 0, 0, 0, 0}), 8);
 }
 
 Test(blk_dev, config_writes_are_ignored) /* spec §12 #11 */
@@ -186,11 +186,11 @@ Test(blk_dev, capacity_rounds_down_to_whole_sectors) /* spec §12 #20 */
 	fx_default_capacity();
 	cr_assert_eq(vblk_capacity_sectors(blk_fx.vb), 524288);
 	blk_fx_fini();
-	blk_fx_setup(&(struct blk_fx_cfg){ .inline_engine = true, .capacity = 1000 });
+	blk_fx_setup(&(struct blk_fx_cfg){.inline_engine = true, .capacity = 1000});
 	cr_assert_eq(vblk_capacity_sectors(blk_fx.vb), 1);
 	blk_fx_fini();
 	vdrv_log_capture_start();
-	blk_fx_setup(&(struct blk_fx_cfg){ .inline_engine = true, .capacity = 100 });
+	blk_fx_setup(&(struct blk_fx_cfg){.inline_engine = true, .capacity = 100});
 	vdrv_log_capture_stop();
 	cr_assert_eq(vblk_capacity_sectors(blk_fx.vb), 0);
 	cr_assert_eq(vdrv_log_count("smaller than one sector"), 1);
@@ -212,8 +212,8 @@ Test(blk_dev, event_idx_follows_negotiation_and_reset) /* spec §12 #38 */
 
 Test(blk_dev, reset_refills_the_buckets) /* spec §12 #47 */
 {
-	blk_fx_setup(&(struct blk_fx_cfg){ .inline_engine = true,
-					   .throttle = { .iops = 4, .bytes_per_sec = 8192 } });
+	blk_fx_setup(&(struct blk_fx_cfg){.inline_engine = true,
+					  .throttle = {.iops = 4, .bytes_per_sec = 8192}});
 	blk_fx_wire();
 	cr_assert(vblk_tb_consume(&blk_fx_state()->ops_tb, 4));
 	cr_assert(vblk_tb_consume(&blk_fx_state()->bytes_tb, 8192));
@@ -262,7 +262,7 @@ Test(blk_dev, throttle_applies_again_after_reset) /* spec §12 #54 */
 	struct blk_req a, b, c;
 	uint32_t len = 512;
 
-	blk_fx_setup(&(struct blk_fx_cfg){ .inline_engine = true, .throttle = { .iops = 1 } });
+	blk_fx_setup(&(struct blk_fx_cfg){.inline_engine = true, .throttle = {.iops = 1}});
 	blk_fx_wire();
 	blk_fx_read(&a, 0, 512);
 	cr_assert_eq(blk_fx_status(&a), VIRTIO_BLK_S_OK);
@@ -300,7 +300,7 @@ Test(blk_dev, reset_gives_back_the_stall_gauge) /* spec §12 #56 */
 {
 	struct blk_req r;
 
-	blk_fx_setup(&(struct blk_fx_cfg){ .inline_engine = true, .throttle = { .iops = 1 } });
+	blk_fx_setup(&(struct blk_fx_cfg){.inline_engine = true, .throttle = {.iops = 1}});
 	blk_fx_wire();
 	vdrv_set_status(V, 0); /* nothing stalled: the gauge stays at 0, never wraps */
 	cr_assert_eq(blk_fx_stats().currently_throttled_gauge, 0);

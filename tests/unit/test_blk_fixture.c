@@ -109,7 +109,8 @@ void blk_fx_setup(const struct blk_fx_cfg *cfg)
 	fx->fd = open(fx->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	cr_assert_geq(fx->fd, 0);
 	blk_fx_file_fill(0, cfg->fill ? (uint8_t)cfg->fill : 0xAB, flen);
-	atomic_store(&fx->now, 1000ull * 1000000000ull); /* far from 0 so "2 s in the past" exists */
+	atomic_store(&fx->now,
+		     1000ull * 1000000000ull); /* far from 0 so "2 s in the past" exists */
 	fx->clk = (struct vblk_clock){fx_now, fx};
 	rc = vblk_new(&b, cap, cfg->read_only, &cfg->throttle,
 		      cfg->inline_engine ? VBLK_ENGINE_INLINE : cfg->engine, &fx->clk, &fx->vb);
@@ -129,8 +130,7 @@ void blk_fx_wire(void)
 	cr_assert(vdrv_handshake(&blk_fx.v, 1ull << VIRTIO_F_VERSION_1, 1, 256));
 }
 
-void blk_fx_wire_at(uint64_t features, uint16_t qsize, uint64_t desc, uint64_t avail,
-		    uint64_t used)
+void blk_fx_wire_at(uint64_t features, uint16_t qsize, uint64_t desc, uint64_t avail, uint64_t used)
 {
 	struct vdrv *v = &blk_fx.v;
 

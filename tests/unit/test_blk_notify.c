@@ -150,7 +150,7 @@ Test(blk_notify, failing_enable_notification_still_completes_and_fires) /* spec 
 {
 	struct blk_req r;
 
-	blk_fx_setup(&(struct blk_fx_cfg){ .inline_engine = true, .mem = VDRV_MEM_MH });
+	blk_fx_setup(&(struct blk_fx_cfg){.inline_engine = true, .mem = VDRV_MEM_MH});
 	blk_fx_wire_at(1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_RING_F_EVENT_IDX, 16, 0x1000,
 		       0x2000, (1ull << 20) - 132);
 	blk_fx_flush(&r);
@@ -164,7 +164,7 @@ Test(blk_notify, unreadable_used_event_means_notify) /* spec §12 #131 */
 {
 	struct blk_req r;
 
-	blk_fx_setup(&(struct blk_fx_cfg){ .inline_engine = true, .mem = VDRV_MEM_MH });
+	blk_fx_setup(&(struct blk_fx_cfg){.inline_engine = true, .mem = VDRV_MEM_MH});
 	/* used_event = avail + 4 + 2*16 = 1 MiB: in the hole. */
 	blk_fx_wire_at(1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_RING_F_EVENT_IDX, 16, 0x1000,
 		       (1ull << 20) - 36, 0x3000);
@@ -225,7 +225,7 @@ Test(blk_notify, avail_index_far_ahead_poisons_once_until_reset) /* spec §12 #1
 
 Test(blk_notify, poisoned_queue_ignores_further_kicks) /* spec §12 #136 */
 {
-	blk_fx_setup(&(struct blk_fx_cfg){ .inline_engine = true, .throttle = { .iops = 1 } });
+	blk_fx_setup(&(struct blk_fx_cfg){.inline_engine = true, .throttle = {.iops = 1}});
 	blk_fx_wire();
 	vdrv_set_avail_idx(V, 0, 257);
 	blk_fx_kick();

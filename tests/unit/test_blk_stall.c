@@ -19,8 +19,8 @@ TestSuite(blk_stall, .fini = blk_fx_fini);
 
 static void fx_throttled(uint64_t iops, uint64_t bps)
 {
-	blk_fx_setup(&(struct blk_fx_cfg){ .inline_engine = true,
-					   .throttle = { .iops = iops, .bytes_per_sec = bps } });
+	blk_fx_setup(&(struct blk_fx_cfg){.inline_engine = true,
+					  .throttle = {.iops = iops, .bytes_per_sec = bps}});
 }
 
 /* iops=1 with its one token spent: the next request stalls. */
@@ -313,8 +313,8 @@ Test(blk_stall, stall_survives_a_failing_enable_notification) /* spec §12 #119 
 {
 	struct blk_req r;
 
-	blk_fx_setup(&(struct blk_fx_cfg){ .inline_engine = true, .mem = VDRV_MEM_MH,
-					   .throttle = { .iops = 1 } });
+	blk_fx_setup(&(struct blk_fx_cfg){
+		.inline_engine = true, .mem = VDRV_MEM_MH, .throttle = {.iops = 1}});
 	/* avail_event = used + 4 + 8*16 = 1 MiB: the first byte of the hole. */
 	blk_fx_wire_at(1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_RING_F_EVENT_IDX, 16, 0x1000,
 		       0x2000, (1ull << 20) - 132);

@@ -22,7 +22,7 @@ static uint64_t pinned_now(void *o)
 	return clock_ns;
 }
 
-static const struct vblk_clock pinned = { pinned_now, NULL };
+static const struct vblk_clock pinned = {pinned_now, NULL};
 
 static struct vblk_tb bucket(uint64_t cap, uint64_t rate)
 {
@@ -231,7 +231,7 @@ Test(blk_tb, slow_rate_keeps_fractional_progress) /* spec §8.3 refill rule */
 Test(blk_tb, buckets_from_the_configuration) /* spec §12 #155 */
 {
 	struct vblk_tb ops, bytes;
-	struct vblk_throttle t = { .iops = 1000, .bytes_per_sec = 50000 };
+	struct vblk_throttle t = {.iops = 1000, .bytes_per_sec = 50000};
 
 	vblk_throttle_buckets(&t, &pinned, &ops, &bytes);
 	cr_assert_eq(ops.capacity, 1000);
@@ -253,12 +253,12 @@ Test(blk_tb, buckets_from_the_configuration) /* spec §12 #155 */
 Test(blk_tb, each_bucket_is_configured_on_its_own) /* spec §12 #156 */
 {
 	struct vblk_tb ops, bytes;
-	struct vblk_throttle t = { .iops_burst = 10, .bytes_burst = 10 };
+	struct vblk_throttle t = {.iops_burst = 10, .bytes_burst = 10};
 
 	vblk_throttle_buckets(&t, &pinned, &ops, &bytes);
 	cr_assert(ops.unlimited);
 	cr_assert(bytes.unlimited);
-	t = (struct vblk_throttle){ .iops = 7, .bytes_per_sec = 100, .bytes_burst = 400 };
+	t = (struct vblk_throttle){.iops = 7, .bytes_per_sec = 100, .bytes_burst = 400};
 	vblk_throttle_buckets(&t, &pinned, &ops, &bytes);
 	cr_assert_eq(ops.capacity, 7);
 	cr_assert_eq(ops.rate, 7);
@@ -270,16 +270,16 @@ Test(blk_tb, configuration_rules_name_the_bad_option) /* spec §8.1 */
 {
 	char err[128];
 
-	cr_assert_eq(vblk_throttle_validate(&(struct vblk_throttle){ .iops = 5, .iops_burst = 10 },
+	cr_assert_eq(vblk_throttle_validate(&(struct vblk_throttle){.iops = 5, .iops_burst = 10},
 					    err, sizeof(err)),
 		     0);
-	cr_assert_eq(vblk_throttle_validate(&(struct vblk_throttle){ .iops_burst = 10 }, err,
-					    sizeof(err)),
-		     -EINVAL);
+	cr_assert_eq(
+		vblk_throttle_validate(&(struct vblk_throttle){.iops_burst = 10}, err, sizeof(err)),
+		-EINVAL);
 	cr_assert(strstr(err, "iops_burst") && strstr(err, "needs"));
-	cr_assert_eq(vblk_throttle_validate(&(struct vblk_throttle){ .bytes_per_sec = 100,
-								     .bytes_burst = 99 },
-					    err, sizeof(err)),
+	cr_assert_eq(vblk_throttle_validate(
+			     &(struct vblk_throttle){.bytes_per_sec = 100, .bytes_burst = 99}, err,
+			     sizeof(err)),
 		     -EINVAL);
 	cr_assert(strstr(err, "bps_burst=99"));
 }
@@ -300,7 +300,7 @@ Test(blk_policy, timer_clamp) /* spec §12 #157 */
 
 static struct vblk_outcome stalled(uint64_t ns)
 {
-	return (struct vblk_outcome){ true, ns };
+	return (struct vblk_outcome){true, ns};
 }
 
 static void assert_action(struct vblk_action a, enum vblk_action_kind k, uint64_t ns)
@@ -313,7 +313,7 @@ static void assert_action(struct vblk_action a, enum vblk_action_kind k, uint64_
 Test(blk_policy, decide_maps_outcomes_to_actions) /* spec §12 #158 */
 {
 	for (int rep = 0; rep < 2; rep++) {
-		assert_action(vblk_decide((struct vblk_outcome){ 0 }), VBLK_ACT_CONTINUE, 0);
+		assert_action(vblk_decide((struct vblk_outcome){0}), VBLK_ACT_CONTINUE, 0);
 		assert_action(vblk_decide(stalled(0)), VBLK_ACT_REDRAIN, 0);
 		assert_action(vblk_decide(stalled(1)), VBLK_ACT_SLEEP, 1);
 		assert_action(vblk_decide(stalled(500000000)), VBLK_ACT_SLEEP, 500000000);
@@ -337,31 +337,31 @@ static struct vblk_outcome probe(void *o)
 
 Test(blk_policy, resolve_redrains_at_most_once) /* spec §12 #159 */
 {
-	struct redrain_probe p = { 0 };
+	struct redrain_probe p = {0};
 
-	assert_action(vblk_resolve((struct vblk_action){ VBLK_ACT_CONTINUE, 0 }, probe, &p),
+	assert_action(vblk_resolve((struct vblk_action){VBLK_ACT_CONTINUE, 0}, probe, &p),
 		      VBLK_ACT_CONTINUE, 0);
-	assert_action(vblk_resolve((struct vblk_action){ VBLK_ACT_SLEEP, 5 }, probe, &p),
+	assert_action(vblk_resolve((struct vblk_action){VBLK_ACT_SLEEP, 5}, probe, &p),
 		      VBLK_ACT_SLEEP, 5);
 	cr_assert_eq(p.calls, 0);
-	p.next = (struct vblk_outcome){ 0 };
-	assert_action(vblk_resolve((struct vblk_action){ VBLK_ACT_REDRAIN, 0 }, probe, &p),
+	p.next = (struct vblk_outcome){0};
+	assert_action(vblk_resolve((struct vblk_action){VBLK_ACT_REDRAIN, 0}, probe, &p),
 		      VBLK_ACT_CONTINUE, 0);
 	cr_assert_eq(p.calls, 1);
 	p.next = stalled(500000000);
-	assert_action(vblk_resolve((struct vblk_action){ VBLK_ACT_REDRAIN, 0 }, probe, &p),
+	assert_action(vblk_resolve((struct vblk_action){VBLK_ACT_REDRAIN, 0}, probe, &p),
 		      VBLK_ACT_SLEEP, 500000000);
 	cr_assert_eq(p.calls, 2);
 	p.next = stalled(0);
-	assert_action(vblk_resolve((struct vblk_action){ VBLK_ACT_REDRAIN, 0 }, probe, &p),
+	assert_action(vblk_resolve((struct vblk_action){VBLK_ACT_REDRAIN, 0}, probe, &p),
 		      VBLK_ACT_SLEEP, 1);
 	cr_assert_eq(p.calls, 3);
 }
 
 Test(blk_policy, dispatch_depends_on_the_token_only) /* spec §12 #160 */
 {
-	static const uint32_t flags[] = { EPOLLIN, EPOLLIN | EPOLLERR, EPOLLIN | EPOLLHUP,
-					  EPOLLIN | EPOLLERR | EPOLLHUP, EPOLLERR };
+	static const uint32_t flags[] = {EPOLLIN, EPOLLIN | EPOLLERR, EPOLLIN | EPOLLHUP,
+					 EPOLLIN | EPOLLERR | EPOLLHUP, EPOLLERR};
 
 	for (unsigned i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		cr_assert_eq(vblk_dispatch(flags[i], 2), VBLK_EV_STOP);

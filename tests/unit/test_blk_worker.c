@@ -113,8 +113,8 @@ Test(blk_worker, pause_flag_and_pause_requests_inline) /* spec §12 #163 */
 
 static void fx_threaded(const struct vblk_throttle *t)
 {
-	blk_fx_setup(&(struct blk_fx_cfg){ .engine = VBLK_ENGINE_THREAD,
-					   .throttle = t ? *t : (struct vblk_throttle){ 0 } });
+	blk_fx_setup(&(struct blk_fx_cfg){.engine = VBLK_ENGINE_THREAD,
+					  .throttle = t ? *t : (struct vblk_throttle){0}});
 }
 
 static bool not_paused(void *arg)
@@ -188,7 +188,7 @@ static bool worker_named(void *arg)
 
 Test(blk_worker, worker_is_named_and_placed_at_each_spawn) /* spec §12 #167 */
 {
-	struct vblk_placement p = { .service_cpu = 1 };
+	struct vblk_placement p = {.service_cpu = 1};
 	cpu_set_t all;
 
 	cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
@@ -256,7 +256,7 @@ Test(blk_worker, stop_wins_over_a_kick_in_the_same_batch) /* spec §12 #168 */
 Test(blk_worker, throttle_timer_retries_and_kicks_do_not) /* spec §12 #169 */
 {
 	struct blk_req r;
-	struct vblk_throttle t = { .iops = 10 };
+	struct vblk_throttle t = {.iops = 10};
 
 	fx_threaded(&t);
 	blk_fx_wire();
@@ -328,7 +328,7 @@ Test(blk_worker, second_reset_keeps_the_pending_state) /* spec §12 #171 */
 {
 	struct blk_req r;
 	struct vblk_state *pending;
-	struct vblk_throttle t = { .iops = 2 };
+	struct vblk_throttle t = {.iops = 2};
 
 	fx_threaded(&t);
 	blk_fx_wire();
@@ -352,7 +352,7 @@ Test(blk_worker, second_reset_keeps_the_pending_state) /* spec §12 #171 */
 Test(blk_worker, reset_while_stalled_drops_the_gauge_at_respawn) /* spec §12 #172 */
 {
 	struct blk_req r;
-	struct vblk_throttle t = { .iops = 1 };
+	struct vblk_throttle t = {.iops = 1};
 
 	fx_threaded(&t);
 	blk_fx_wire();
