@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/compiler.h"
 #include "cli/cli.h"
+#include "guest/guest.h"
 
 static const struct cli_cmd *const commands[] = {
 	&cli_cmd_vm,
@@ -63,6 +65,10 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int c;
+
+	/* Inside the VM the same binary is /init (design/ARCHITECTURE.md §2). */
+	if (getpid() == 1)
+		guest_init();
 
 	/* Stop at the first non-option: everything after it belongs to the command. */
 	opterr = 0;
