@@ -11,7 +11,8 @@
 
 #include "virtio/console_int.h"
 
-#define VC_BUF_MIN 4096u
+#define VC_BUF_MIN	4096u
+#define VC_BUF_HINT_MAX (256u * 1024)
 
 void vc_buf_free(struct vc_buf *b)
 {
@@ -35,7 +36,8 @@ static int vc_buf_room(struct vc_buf *b, size_t n)
 		b->off = 0;
 		return 0;
 	}
-	ncap = b->cap ? b->cap : VC_BUF_MIN;
+	/* After a handover, start at the size the last round needed: no regrowth. */
+	ncap = b->cap ? b->cap : MAX(b->hint, (size_t)VC_BUF_MIN);
 	while (ncap < need) {
 		if (ncap > SIZE_MAX / 2)
 			return -ENOMEM;
@@ -117,7 +119,7 @@ size_t vc_buf_take(struct vc_buf *b, uint8_t **out)
 	if (b->off)
 		memmove(b->mem, b->mem + b->off, n);
 	*out = b->mem;
-	*b = (struct vc_buf){0};
+	*b = (struct vc_buf){.hint = MIN(b->cap, (size_t)VC_BUF_HINT_MAX)};
 	return n;
 }
 

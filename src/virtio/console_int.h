@@ -46,6 +46,7 @@
 struct vc_buf {
 	uint8_t *mem;
 	size_t off, len, cap;
+	size_t hint; /* first allocation after a handover: the last size, up to 256 KiB */
 };
 
 void vc_buf_free(struct vc_buf *b);
