@@ -112,4 +112,14 @@ static inline void tu_join(char *buf, size_t len, const char *dir, const char *r
 	cr_assert(n > 0 && (size_t)n < len);
 }
 
+/* dir/rel with its parent directories; the content is the text itself. */
+static inline void tu_put(const char *dir, const char *rel, const char *text)
+{
+	char path[4096];
+
+	tu_join(path, sizeof(path), dir, rel);
+	cr_assert_eq(tu_sh("mkdir -p \"$(dirname '%s')\"", path), 0);
+	tu_write_str(path, text);
+}
+
 #endif
