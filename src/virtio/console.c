@@ -387,28 +387,58 @@ size_t vc_pending_rx_copy(struct vc_dev *d, unsigned port, void *buf, size_t len
 	return n;
 }
 
+/* One locked copy of the per-port and protocol state the getters below report. */
+struct vc_peek {
+	size_t rx_len, tx_len;
+	bool opened, readied, device_ready;
+	unsigned ctrl_len;
+};
+
+static struct vc_peek vc_peek(struct vc_dev *d, unsigned port)
+{
+	struct vc_peek pk = {0};
+
+	vdev_lock(&d->vdev);
+	if (port < VC_NUM_PORTS) {
+		pk.rx_len = d->ports[port].rx.len;
+		pk.tx_len = d->ports[port].tx.len;
+		pk.opened = d->ports[port].opened;
+		pk.readied = d->ports[port].readied;
+	}
+	pk.device_ready = d->device_ready;
+	pk.ctrl_len = d->ctrl_len;
+	vdev_unlock(&d->vdev);
+	return pk;
+}
+
 size_t vc_pending_rx_len(struct vc_dev *d, unsigned port)
 {
-	size_t n;
-
-	if (port >= VC_NUM_PORTS)
-		return 0;
-	vdev_lock(&d->vdev);
-	n = d->ports[port].rx.len;
-	vdev_unlock(&d->vdev);
-	return n;
+	return vc_peek(d, port).rx_len;
 }
 
 size_t vc_tx_buf_len(struct vc_dev *d, unsigned port)
 {
-	size_t n;
+	return vc_peek(d, port).tx_len;
+}
 
-	if (port >= VC_NUM_PORTS)
-		return 0;
-	vdev_lock(&d->vdev);
-	n = d->ports[port].tx.len;
-	vdev_unlock(&d->vdev);
-	return n;
+bool vc_port_opened(struct vc_dev *d, unsigned port)
+{
+	return vc_peek(d, port).opened;
+}
+
+bool vc_port_readied(struct vc_dev *d, unsigned port)
+{
+	return vc_peek(d, port).readied;
+}
+
+bool vc_device_ready(struct vc_dev *d)
+{
+	return vc_peek(d, 0).device_ready;
+}
+
+unsigned vc_ctrl_out_len(struct vc_dev *d)
+{
+	return vc_peek(d, 0).ctrl_len;
 }
 
 int vc_inject_tx(struct vc_dev *d, unsigned port, const void *b, size_t n)
@@ -421,46 +451,6 @@ int vc_inject_tx(struct vc_dev *d, unsigned port, const void *b, size_t n)
 	rc = vc_buf_append(&d->ports[port].tx, b, n);
 	vdev_unlock(&d->vdev);
 	return rc;
-}
-
-bool vc_port_opened(struct vc_dev *d, unsigned port)
-{
-	bool r;
-
-	vdev_lock(&d->vdev);
-	r = port < VC_NUM_PORTS && d->ports[port].opened;
-	vdev_unlock(&d->vdev);
-	return r;
-}
-
-bool vc_port_readied(struct vc_dev *d, unsigned port)
-{
-	bool r;
-
-	vdev_lock(&d->vdev);
-	r = port < VC_NUM_PORTS && d->ports[port].readied;
-	vdev_unlock(&d->vdev);
-	return r;
-}
-
-bool vc_device_ready(struct vc_dev *d)
-{
-	bool r;
-
-	vdev_lock(&d->vdev);
-	r = d->device_ready;
-	vdev_unlock(&d->vdev);
-	return r;
-}
-
-unsigned vc_ctrl_out_len(struct vc_dev *d)
-{
-	unsigned n;
-
-	vdev_lock(&d->vdev);
-	n = d->ctrl_len;
-	vdev_unlock(&d->vdev);
-	return n;
 }
 
 size_t vc_ctrl_out_peek(struct vc_dev *d, unsigned i, void *buf, size_t len)

@@ -41,6 +41,22 @@ static void expect_runs(unsigned port, size_t each, unsigned chunks, uint8_t fir
 	free(got);
 }
 
+/* n standalone 32 KiB chains on a TX queue, filled first, first+1, ...; not notified. */
+static void post_runs(uint16_t q, unsigned n, uint8_t first)
+{
+	for (unsigned i = 0; i < n; i++)
+		ct_post1(q, ct_buf(32 * KIB, (uint8_t)(first + i)), 32 * KIB, false);
+}
+
+/* A device with a small capture cap, walked with queue 5 only. */
+static void make_capped(size_t tx_cap)
+{
+	struct vc_limits lim = {.tx_buf_cap = tx_cap};
+
+	ct_make(VDRV_MEM_M1, &lim, true);
+	ct_up(CT_FEATURES, 1u << 5, 16, true);
+}
+
 static struct vc_counters snap(void)
 {
 	struct vc_counters c;
@@ -144,8 +160,7 @@ Test(console_reset, captures_nothing_before_driver_ok)
 Test(console_reset, capture_stops_at_the_per_call_budget)
 {
 	ct_wire(1u << 5);
-	for (unsigned i = 0; i < 9; i++)
-		ct_post1(5, ct_buf(32 * KIB, (uint8_t)(i + 1)), 32 * KIB, false);
+	post_runs(5, 9, 1);
 	vdrv_set_status(&CT.v, 0);
 	expect_runs(1, 32 * KIB, 8, 1);
 	ct_teardown();
@@ -227,8 +242,7 @@ Test(console_tx, descriptor_is_clamped_to_32_kib)
 Test(console_tx, walk_stops_after_256_kib_and_resumes_on_next_notify)
 {
 	ct_wire(1u << 5);
-	for (unsigned i = 0; i < 9; i++)
-		ct_post1(5, ct_buf(32 * KIB, (uint8_t)(i + 1)), 32 * KIB, false);
+	post_runs(5, 9, 1);
 	vdrv_notify(&CT.v, 5);
 	cr_assert_eq(vdrv_used_idx(&CT.v, 5), 8);
 	expect_runs(1, 32 * KIB, 8, 1);
@@ -425,12 +439,8 @@ Test(console_tx, read_port_hands_out_bytes_in_pieces)
 /* A full capture buffer leaves chains in the ring; a host read resumes the walk. */
 Test(console_bounds, full_capture_buffer_stalls_until_the_host_reads)
 {
-	struct vc_limits lim = {.tx_buf_cap = 64 * KIB};
-
-	ct_make(VDRV_MEM_M1, &lim, true);
-	ct_up(CT_FEATURES, 1u << 5, 16, true);
-	for (unsigned i = 0; i < 5; i++)
-		ct_post1(5, ct_buf(32 * KIB, (uint8_t)(i + 1)), 32 * KIB, false);
+	make_capped(64 * KIB);
+	post_runs(5, 5, 1);
 	vdrv_notify(&CT.v, 5);
 	cr_assert_eq(vdrv_used_idx(&CT.v, 5), 2);
 	cr_assert_eq(snap().port[1].tx_buf_stalls, 1u);
@@ -453,23 +463,18 @@ Test(console_bounds, full_capture_buffer_stalls_until_the_host_reads)
  */
 Test(console_bounds, reset_capture_stops_at_the_cap_and_final_drain_does_not)
 {
-	struct vc_limits lim = {.tx_buf_cap = 32 * KIB};
-
-	ct_make(VDRV_MEM_M1, &lim, true);
-	ct_up(CT_FEATURES, 1u << 5, 16, true);
-	for (unsigned i = 0; i < 3; i++)
-		ct_post1(5, ct_buf(32 * KIB, (uint8_t)(i + 1)), 32 * KIB, false);
+	make_capped(32 * KIB);
+	post_runs(5, 3, 1);
 	vdrv_set_status(&CT.v, 0);
 	cr_assert_eq(vc_tx_buf_len(CT.d, 1), 32 * KIB);
 	cr_assert_eq(snap().port[1].tx_buf_stalls, 1u);
 	ct_up(CT_FEATURES, 1u << 5, 16, true);
-	for (unsigned i = 0; i < 3; i++)
-		ct_post1(5, ct_buf(32 * KIB, (uint8_t)(i + 4)), 32 * KIB, false);
+	post_runs(5, 3, 4);
 	expect_runs(1, 32 * KIB, 1, 1);
 	cr_assert_eq(vc_inject_tx(CT.d, 1, "full", 4), 0);
 	cr_assert_eq(vc_inject_tx(CT.d, 1, NULL, 0), 0);
 	cr_assert_eq(vc_push_back_bulk(CT.d, NULL, 0), 0);
-	ct_post1(5, ct_buf(32 * KIB, 7), 32 * KIB, false);
+	post_runs(5, 1, 7);
 	{
 		uint8_t *got = NULL;
 		size_t n = vc_final_drain(CT.d, &got);
@@ -557,17 +562,30 @@ Test(console_rx, driver_ok_delivers_pending_console_input)
 	ct_teardown();
 }
 
+/* Port 1 input with one RX buffer posted on queue 4, the port opened or not, then a kick. */
+static void bulk_input_try(bool open)
+{
+	if (open)
+		vc_handle_control_event(CT.d, 1, EV_PORT_OPEN, 1);
+	ct_post1(4, ct_buf(64, 0), 64, true);
+	cr_assert_eq(vc_queue_input_port1(CT.d, "x", 1), 0);
+	vdrv_notify(&CT.v, 4);
+}
+
+static void expect_bulk_held(void)
+{
+	cr_assert_eq(vc_pending_rx_len(CT.d, 1), 1u);
+	cr_assert_eq(vdrv_used_idx(&CT.v, 4), 0);
+}
+
 /* spec §9 #119 */
 Test(console_rx, driver_ok_does_not_deliver_bulk_input)
 {
 	ct_make(VDRV_MEM_M1, NULL, true);
 	ct_up(CT_FEATURES, 1u << 4, 16, false);
-	vc_handle_control_event(CT.d, 1, EV_PORT_OPEN, 1);
-	ct_post1(4, ct_buf(64, 0), 64, true);
-	cr_assert_eq(vc_queue_input_port1(CT.d, "x", 1), 0);
+	bulk_input_try(true);
 	vdrv_set_status(&CT.v, ST_OK);
-	cr_assert_eq(vc_pending_rx_len(CT.d, 1), 1u);
-	cr_assert_eq(vdrv_used_idx(&CT.v, 4), 0);
+	expect_bulk_held();
 	vdrv_notify(&CT.v, 4);
 	cr_assert_eq(vc_pending_rx_len(CT.d, 1), 0u);
 	cr_assert_eq(vdrv_used_idx(&CT.v, 4), 1);
@@ -578,11 +596,8 @@ Test(console_rx, driver_ok_does_not_deliver_bulk_input)
 Test(console_rx, bulk_input_waits_for_the_port_to_open)
 {
 	ct_wire(1u << 4);
-	ct_post1(4, ct_buf(64, 0), 64, true);
-	cr_assert_eq(vc_queue_input_port1(CT.d, "x", 1), 0);
-	vdrv_notify(&CT.v, 4);
-	cr_assert_eq(vc_pending_rx_len(CT.d, 1), 1u);
-	cr_assert_eq(vdrv_used_idx(&CT.v, 4), 0);
+	bulk_input_try(false);
+	expect_bulk_held();
 	ct_teardown();
 }
 
@@ -591,12 +606,8 @@ Test(console_rx, bulk_input_needs_multiport)
 {
 	ct_make(VDRV_MEM_M1, NULL, true);
 	ct_up(CT_F_V1, 1u << 4, 16, true);
-	vc_handle_control_event(CT.d, 1, EV_PORT_OPEN, 1);
-	ct_post1(4, ct_buf(64, 0), 64, true);
-	cr_assert_eq(vc_queue_input_port1(CT.d, "x", 1), 0);
-	vdrv_notify(&CT.v, 4);
-	cr_assert_eq(vc_pending_rx_len(CT.d, 1), 1u);
-	cr_assert_eq(vdrv_used_idx(&CT.v, 4), 0);
+	bulk_input_try(true);
+	expect_bulk_held();
 	ct_teardown();
 }
 
