@@ -22,3 +22,133 @@ size_t serial_record_encode(uint8_t *dst, size_t cap, const char *header, const 
 		memcpy(dst + 2 + h, body, n);
 	return total;
 }
+
+void serial_parser_init(struct serial_parser *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->line_start = true;
+}
+
+static void flush_text(struct serial_parser *p, serial_event_fn fn, void *opaque)
+{
+	if (!p->tlen)
+		return;
+	struct serial_event ev = {.kind = SERIAL_EV_TEXT, .data = p->text, .len = p->tlen};
+	fn(opaque, &ev);
+	p->tlen = 0;
+}
+
+static void add_text(struct serial_parser *p, const uint8_t *b, size_t n, serial_event_fn fn,
+		     void *opaque)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p->tlen == sizeof(p->text))
+			flush_text(p, fn, opaque);
+		p->text[p->tlen++] = b[i];
+	}
+}
+
+/* Body length from " n=<decimal>" in the header; 0 when absent. Bounded by SERIAL_BODY_MAX. */
+static bool header_body_len(const char *h, size_t *want)
+{
+	const char *n = strstr(h, " n=");
+	unsigned long v = 0;
+
+	*want = 0;
+	if (!n)
+		return true;
+	n += 3;
+	if (*n < '0' || *n > '9')
+		return false;
+	while (*n >= '0' && *n <= '9') {
+		v = v * 10 + (unsigned long)(*n++ - '0');
+		if (v > SERIAL_BODY_MAX)
+			return false;
+	}
+	*want = v;
+	return true;
+}
+
+static void emit_record(struct serial_parser *p, serial_event_fn fn, void *opaque)
+{
+	struct serial_event ev = {
+		.kind = SERIAL_EV_RECORD, .header = p->header, .data = p->body, .len = p->blen};
+	fn(opaque, &ev);
+	p->state = SP_TEXT;
+	p->line_start = true;
+}
+
+void serial_parser_feed(struct serial_parser *p, const uint8_t *b, size_t n, serial_event_fn fn,
+			void *opaque)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = b[i];
+
+		switch (p->state) {
+		case SP_TEXT:
+			if (c == SERIAL_RS) {
+				flush_text(p, fn, opaque);
+				p->state = SP_HEADER;
+				p->hlen = 0;
+			} else {
+				add_text(p, &c, 1, fn, opaque);
+				p->line_start = c == '\n';
+			}
+			break;
+		case SP_HEADER:
+			if (c == '\n' && p->hlen > 0) {
+				p->header[p->hlen] = '\0';
+				if (!header_body_len(p->header, &p->bwant)) {
+					/* Not a record after all: give the bytes back as text. */
+					uint8_t rs = SERIAL_RS;
+					add_text(p, &rs, 1, fn, opaque);
+					add_text(p, (const uint8_t *)p->header, p->hlen, fn,
+						 opaque);
+					add_text(p, &c, 1, fn, opaque);
+					p->state = SP_TEXT;
+					break;
+				}
+				p->blen = 0;
+				if (p->bwant == 0)
+					emit_record(p, fn, opaque);
+				else
+					p->state = SP_BODY;
+			} else if (c < 0x20 || c == 0x7F || p->hlen == SERIAL_HEADER_MAX) {
+				uint8_t rs = SERIAL_RS;
+				add_text(p, &rs, 1, fn, opaque);
+				add_text(p, (const uint8_t *)p->header, p->hlen, fn, opaque);
+				p->state = SP_TEXT;
+				i--; /* re-read this byte as text (it may be another RS) */
+			} else {
+				p->header[p->hlen++] = (char)c;
+			}
+			break;
+		case SP_BODY:
+			p->body[p->blen++] = c;
+			if (p->blen == p->bwant)
+				emit_record(p, fn, opaque);
+			break;
+		}
+	}
+	if (p->state == SP_TEXT)
+		flush_text(p, fn, opaque);
+}
+
+void serial_parser_finish(struct serial_parser *p, serial_event_fn fn, void *opaque)
+{
+	if (p->state == SP_HEADER) {
+		uint8_t rs = SERIAL_RS;
+		add_text(p, &rs, 1, fn, opaque);
+		add_text(p, (const uint8_t *)p->header, p->hlen, fn, opaque);
+	} else if (p->state == SP_BODY) {
+		p->header[p->hlen] = '\0';
+		struct serial_event ev = {.kind = SERIAL_EV_TRUNCATED,
+					  .header = p->header,
+					  .data = p->body,
+					  .len = p->blen,
+					  .want = p->bwant};
+		fn(opaque, &ev);
+	}
+	p->state = SP_TEXT;
+	flush_text(p, fn, opaque);
+}
