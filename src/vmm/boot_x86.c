@@ -232,11 +232,18 @@ out:
 
 uint64_t boot_kernel_window_end(const struct boot_image *bi)
 {
-	uint64_t start = bi->pref_address;
+	uint64_t start = bi->pref_address, end;
 
-	if (bi->relocatable)
-		start = align_up(MAX(BOOT_KERNEL_LOAD, bi->pref_address), bi->kernel_alignment);
-	return start + bi->init_size;
+	/* pref_address comes from the file: saturate instead of wrapping to a small address. */
+	if (bi->relocatable) {
+		start = MAX(BOOT_KERNEL_LOAD, bi->pref_address);
+		if (start > UINT64_MAX - bi->kernel_alignment)
+			return UINT64_MAX;
+		start = align_up(start, bi->kernel_alignment);
+	}
+	if (__builtin_add_overflow(start, (uint64_t)bi->init_size, &end))
+		return UINT64_MAX;
+	return end;
 }
 
 int boot_build_cmdline(const struct boot_image *bi, const char *s, size_t len, char *out,

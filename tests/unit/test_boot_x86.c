@@ -202,88 +202,73 @@ Test(boot_x86, rejects_corrupted_real_vmlinuz)
 	free(img);
 }
 
-/* spec §5 #2: one test per rejection. */
-Test(boot_x86, rejects_file_shorter_than_header)
-{
-	size_t len;
-	uint8_t *img = mk_image(0x2000, DEB61_INIT_SIZE, &len);
+/* spec §5 #2: one test per rejection, each on a fresh synthetic Debian image. */
+static uint8_t *fx_img;
+static size_t fx_len;
 
-	parse_bad(img, 0x26F, "too small");
-	parse_bad(img, 0, "too small");
+static void image_setup(void)
+{
+	fx_img = mk_image(0x2000, DEB61_INIT_SIZE, &fx_len);
+}
+
+static void image_teardown(void)
+{
+	free(fx_img);
+}
+
+Test(boot_x86, rejects_file_shorter_than_header, .init = image_setup, .fini = image_teardown)
+{
+	parse_bad(fx_img, 0x26F, "too small");
+	parse_bad(fx_img, 0, "too small");
 	parse_bad(NULL, 0x1000, "too small");
-	free(img);
 }
 
-Test(boot_x86, rejects_bad_boot_flag)
+Test(boot_x86, rejects_bad_boot_flag, .init = image_setup, .fini = image_teardown)
 {
-	size_t len;
-	uint8_t *img = mk_image(0x2000, DEB61_INIT_SIZE, &len);
-
-	wr16(img, 0x1FE, 0x55AA);
-	parse_bad(img, len, "0x55AA");
-	free(img);
+	wr16(fx_img, 0x1FE, 0x55AA);
+	parse_bad(fx_img, fx_len, "0x55AA");
 }
 
-Test(boot_x86, rejects_missing_hdrs)
+Test(boot_x86, rejects_missing_hdrs, .init = image_setup, .fini = image_teardown)
 {
-	size_t len;
-	uint8_t *img = mk_image(0x2000, DEB61_INIT_SIZE, &len);
-
-	memcpy(img + 0x202, "HdrT", 4);
-	parse_bad(img, len, "HdrS");
-	free(img);
+	memcpy(fx_img + 0x202, "HdrT", 4);
+	parse_bad(fx_img, fx_len, "HdrS");
 }
 
-Test(boot_x86, rejects_protocol_2_11)
+Test(boot_x86, rejects_protocol_2_11, .init = image_setup, .fini = image_teardown)
 {
-	size_t len;
-	uint8_t *img = mk_image(0x2000, DEB61_INIT_SIZE, &len);
-
-	wr16(img, 0x206, 0x020B);
-	parse_bad(img, len, "2.11");
-	wr16(img, 0x206, 0x020C);
-	parse_ok(img, len);
-	free(img);
+	wr16(fx_img, 0x206, 0x020B);
+	parse_bad(fx_img, fx_len, "2.11");
+	wr16(fx_img, 0x206, 0x020C);
+	parse_ok(fx_img, fx_len);
 }
 
-Test(boot_x86, rejects_no_64bit_entry)
+Test(boot_x86, rejects_no_64bit_entry, .init = image_setup, .fini = image_teardown)
 {
-	size_t len;
-	uint8_t *img = mk_image(0x2000, DEB61_INIT_SIZE, &len);
-
-	wr16(img, 0x236, 0x7E);
-	parse_bad(img, len, "XLF_KERNEL_64");
-	free(img);
+	wr16(fx_img, 0x236, 0x7E);
+	parse_bad(fx_img, fx_len, "XLF_KERNEL_64");
 }
 
-Test(boot_x86, rejects_loaded_high_clear)
+Test(boot_x86, rejects_loaded_high_clear, .init = image_setup, .fini = image_teardown)
 {
-	size_t len;
-	uint8_t *img = mk_image(0x2000, DEB61_INIT_SIZE, &len);
-
-	img[0x211] = 0x20;
-	parse_bad(img, len, "LOADED_HIGH");
-	free(img);
+	fx_img[0x211] = 0x20;
+	parse_bad(fx_img, fx_len, "LOADED_HIGH");
 }
 
-Test(boot_x86, rejects_bad_kernel_alignment)
+Test(boot_x86, rejects_bad_kernel_alignment, .init = image_setup, .fini = image_teardown)
 {
-	size_t len;
-	uint8_t *img = mk_image(0x2000, DEB61_INIT_SIZE, &len);
-
-	wr32(img, 0x230, 0);
-	parse_bad(img, len, "kernel_alignment");
-	wr32(img, 0x230, 0x300000);
-	parse_bad(img, len, "kernel_alignment");
-	wr32(img, 0x230, 0x100000); /* below 1 << 21 */
-	parse_bad(img, len, "kernel_alignment");
-	wr32(img, 0x230, 0x200000);
-	img[0x235] = 40; /* shift out of range: refused, no UB */
-	parse_bad(img, len, "kernel_alignment");
-	img[0x235] = 21;
-	wr32(img, 0x230, 0x80000000);
-	parse_ok(img, len);
-	free(img);
+	wr32(fx_img, 0x230, 0);
+	parse_bad(fx_img, fx_len, "kernel_alignment");
+	wr32(fx_img, 0x230, 0x300000);
+	parse_bad(fx_img, fx_len, "kernel_alignment");
+	wr32(fx_img, 0x230, 0x100000); /* below 1 << 21 */
+	parse_bad(fx_img, fx_len, "kernel_alignment");
+	wr32(fx_img, 0x230, 0x200000);
+	fx_img[0x235] = 40; /* shift out of range: refused, no UB */
+	parse_bad(fx_img, fx_len, "kernel_alignment");
+	fx_img[0x235] = 21;
+	wr32(fx_img, 0x230, 0x80000000);
+	parse_ok(fx_img, fx_len);
 }
 
 Test(boot_x86, rejects_zero_init_size)
@@ -295,61 +280,49 @@ Test(boot_x86, rejects_zero_init_size)
 	free(img);
 }
 
-Test(boot_x86, rejects_payload_offset_past_end)
+Test(boot_x86, rejects_payload_offset_past_end, .init = image_setup, .fini = image_teardown)
 {
-	size_t len;
-	uint8_t *img = mk_image(0x2000, DEB61_INIT_SIZE, &len);
-
-	img[0x1F1] = 255; /* payload at 0x20000 > 0x7000-byte file */
-	wr32(img, 0x1F4, 0);
-	parse_bad(img, len, "setup_sects 255");
+	fx_img[0x1F1] = 255; /* payload at 0x20000 > 0x7000-byte file */
+	wr32(fx_img, 0x1F4, 0);
+	parse_bad(fx_img, fx_len, "setup_sects 255");
 	/* Exactly at the end: no payload byte left. */
-	img[0x1F1] = 39;
-	parse_bad(img, 0x5000, "past the end");
-	free(img);
+	fx_img[0x1F1] = 39;
+	parse_bad(fx_img, 0x5000, "past the end");
 }
 
-Test(boot_x86, rejects_syssize_beyond_file)
+Test(boot_x86, rejects_syssize_beyond_file, .init = image_setup, .fini = image_teardown)
 {
-	size_t len;
-	uint8_t *img = mk_image(0x2000, DEB61_INIT_SIZE, &len);
-
-	wr32(img, 0x1F4, 0x2000 / 16 + 1);
-	parse_bad(img, len, "syssize");
-	wr32(img, 0x1F4, 0xFFFFFFFF); /* 64-bit product, no wrap */
-	parse_bad(img, len, "syssize");
-	wr32(img, 0x1F4, 0x2000 / 16);
-	parse_ok(img, len);
-	free(img);
+	wr32(fx_img, 0x1F4, 0x2000 / 16 + 1);
+	parse_bad(fx_img, fx_len, "syssize");
+	wr32(fx_img, 0x1F4, 0xFFFFFFFF); /* 64-bit product, no wrap */
+	parse_bad(fx_img, fx_len, "syssize");
+	wr32(fx_img, 0x1F4, 0x2000 / 16);
+	parse_ok(fx_img, fx_len);
 }
 
-Test(boot_x86, header_end_is_clamped_at_0x290)
+Test(boot_x86, header_end_is_clamped_at_0x290, .init = image_setup, .fini = image_teardown)
 {
-	size_t len;
-	uint8_t *img = mk_image(0x2000, DEB61_INIT_SIZE, &len);
 	struct boot_image bi;
 
-	img[0x201] = 0xFF; /* would end at 0x301 */
-	bi = parse_ok(img, len);
+	fx_img[0x201] = 0xFF; /* would end at 0x301 */
+	bi = parse_ok(fx_img, fx_len);
 	cr_assert_eq(bi.hdr_end, 0x290);
-	img[0x201] = 0x00;
-	bi = parse_ok(img, len);
+	fx_img[0x201] = 0x00;
+	bi = parse_ok(fx_img, fx_len);
 	cr_assert_eq(bi.hdr_end, 0x202);
-	free(img);
+	free(fx_img);
 }
 
-Test(boot_x86, setup_sects_zero_means_four)
+Test(boot_x86, setup_sects_zero_means_four, .init = image_setup, .fini = image_teardown)
 {
-	size_t len;
-	uint8_t *img = mk_image(0x2000, DEB61_INIT_SIZE, &len);
 	struct boot_image bi;
 
-	img[0x1F1] = 0;
-	bi = parse_ok(img, len);
+	fx_img[0x1F1] = 0;
+	bi = parse_ok(fx_img, fx_len);
 	cr_assert_eq(bi.setup_sects, 4);
 	cr_assert_eq(bi.payload_offset, 5 * 512);
-	cr_assert_eq(bi.payload_len, len - 5 * 512);
-	free(img);
+	cr_assert_eq(bi.payload_len, fx_len - 5 * 512);
+	free(fx_img);
 }
 
 Test(boot_x86, every_truncation_is_handled)
