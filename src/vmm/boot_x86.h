@@ -134,8 +134,8 @@ struct boot_zp_args {
 /*
  * Zero page (§1.4, D2): 4096 zero bytes, setup header bytes [0x1F1, hdr_end)
  * copied from the image, sentinel 0, type_of_loader 0xFF, cmd_line_ptr,
- * ramdisk fields, acpi_rsdp_addr, E820. Returns 0 or -EINVAL (too many E820
- * entries, GPAs that do not fit 32 bits).
+ * ramdisk fields (high halves in the ext_* fields), acpi_rsdp_addr, E820.
+ * Returns 0 or -EINVAL (more than E820_MAX_ENTRIES_ZEROPAGE entries).
  */
 int boot_build_zero_page(struct boot_params *zp, const struct boot_image *bi,
 			 const struct boot_zp_args *a);

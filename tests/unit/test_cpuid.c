@@ -197,18 +197,21 @@ static void check_vm(enum test_host h, unsigned ti)
 	free_vm(v);
 }
 
+/* spec §5 #19 */
 Test(cpuid, intel_host_all_topologies)
 {
 	for (unsigned i = 0; i < NTOPOS; i++)
 		check_vm(HOST_INTEL, i);
 }
 
+/* spec §5 #19 */
 Test(cpuid, zen3_host_all_topologies)
 {
 	for (unsigned i = 0; i < NTOPOS; i++)
 		check_vm(HOST_ZEN3, i);
 }
 
+/* spec §5 #19 */
 Test(cpuid, qemu64_host_all_topologies)
 {
 	for (unsigned i = 0; i < NTOPOS; i++)
@@ -240,6 +243,7 @@ Test(cpuid, host_info_decodes_vendor_family_model)
 	cr_assert_eq(cpuid_min_llc_shift(&h), 3);
 }
 
+/* spec §5 #19 */
 Test(cpuid, qemu64_gets_synthesized_amd_leaves_and_fxsave_only)
 {
 	struct vm_tables *v = build_vm(HOST_QEMU64, "1n2l2c2t", ~0u, NULL);
@@ -256,6 +260,7 @@ Test(cpuid, qemu64_gets_synthesized_amd_leaves_and_fxsave_only)
 	free_vm(v);
 }
 
+/* spec §5 #19 */
 Test(cpuid, max_cpu_example_values)
 {
 	struct vm_tables *v = build_vm(HOST_QEMU64, "1n14l9c2t", ~0u, NULL);
@@ -418,7 +423,7 @@ Test(cpuid, linux_model_detects_broken_tables)
 	free_vm(v);
 }
 
-/* ---- XSAVE, spec §5 #21 ---- */
+/* ---- XSAVE ---- */
 
 static struct host_table xsave_table(void)
 {
@@ -433,6 +438,7 @@ static struct kvm_cpuid_entry2 *xf(struct host_table *t, uint32_t fn, uint32_t i
 	return cpuid_find(t->e, t->n, fn, idx);
 }
 
+/* spec §5 #21 */
 Test(cpuid, xsave_hide_avx512_then_avx)
 {
 	struct host_table t = xsave_table();
@@ -458,6 +464,7 @@ Test(cpuid, xsave_hide_avx512_then_avx)
 	cr_assert_not_null(xf(&t, 0xD, 1));
 }
 
+/* spec §5 #21 */
 Test(cpuid, xsave_repair_feature_without_component)
 {
 	struct host_table t = xsave_table();
@@ -474,6 +481,7 @@ Test(cpuid, xsave_repair_feature_without_component)
 	cr_assert_eq(xf(&t, 0xD, 0)->ecx, 832);
 }
 
+/* spec §5 #21 */
 Test(cpuid, xsave_repair_component_without_feature)
 {
 	struct host_table t = xsave_table();
@@ -512,6 +520,7 @@ static void add_amx(struct host_table *t)
 	xf(t, 7, 0)->edx |= (1u << 24) | (1u << 22) | (1u << 25);
 }
 
+/* spec §5 #21 */
 Test(cpuid, xsave_amx_stripped_without_permission)
 {
 	struct host_table t = xsave_table();
@@ -534,6 +543,7 @@ Test(cpuid, xsave_amx_stripped_without_permission)
 	cr_assert_eq(xf(&t, 0xD, 0)->ecx, 2816 + 8192);
 }
 
+/* spec §5 #21 */
 Test(cpuid, xsave_pkru_pairs_with_pku)
 {
 	struct host_table t;
@@ -547,6 +557,7 @@ Test(cpuid, xsave_pkru_pairs_with_pku)
 }
 
 /* A vCPU table built end to end keeps the XSAVE leaf consistent. */
+/* spec §5 #21 */
 Test(cpuid, built_tables_have_consistent_xsave)
 {
 	struct vm_tables *v = build_vm(HOST_ZEN3, "1n2l2c2t", ~0u, NULL);
