@@ -87,6 +87,16 @@ uint64_t vnet_snapshot_field(const struct vnet_snapshot *s, enum vnet_counter k)
 	return snap_get(s, k);
 }
 
+uint64_t vnet_snapshot_events(const struct vnet_snapshot *s)
+{
+	uint64_t sum = 0;
+
+	for (unsigned k = 0; k < VNET_CTR_COUNT; k++)
+		if (k != VNET_CTR_tx_bytes && k != VNET_CTR_rx_bytes)
+			sum += snap_get(s, k);
+	return sum;
+}
+
 bool vnet_snapshot_equal(const struct vnet_snapshot *a, const struct vnet_snapshot *b)
 {
 	for (unsigned k = 0; k < VNET_CTR_COUNT; k++)

@@ -73,6 +73,12 @@ uint64_t vnet_counter_get(const struct vnet_counters *c, enum vnet_counter k);
 /* Relaxed load of every field, one by one. */
 void vnet_counters_snapshot(const struct vnet_counters *c, struct vnet_snapshot *out);
 
+/*
+ * Sum of every event counter, i.e. all but tx_bytes and rx_bytes: the
+ * quantity spec §7.3 "forward progress" requires a TX kick to move (or the
+ * TX used index). Wraps like the counters themselves.
+ */
+uint64_t vnet_snapshot_events(const struct vnet_snapshot *s);
 bool vnet_snapshot_equal(const struct vnet_snapshot *a, const struct vnet_snapshot *b);
 /* Value of field k of a snapshot (tests and generic consumers). */
 uint64_t vnet_snapshot_field(const struct vnet_snapshot *s, enum vnet_counter k);

@@ -155,16 +155,6 @@ static void post_good_rx(struct ctx *c, struct input *in)
 	vdrv_post(&c->v, VNET_RXQ, &b, 1);
 }
 
-static uint64_t events(const struct vnet_snapshot *s)
-{
-	uint64_t sum = 0;
-
-	for (unsigned k = 0; k < VNET_CTR_COUNT; k++)
-		if (k != VNET_CTR_tx_bytes && k != VNET_CTR_rx_bytes)
-			sum += vnet_snapshot_field(s, k);
-	return sum;
-}
-
 static void check_counters(struct ctx *c, struct vnet_snapshot *now)
 {
 	vnet_snapshot(c->n, now);
@@ -207,13 +197,14 @@ static void kick_tx(struct ctx *c)
 	struct vq *tx = vdev_queue(c->d, VNET_TXQ);
 	bool expect = tx_has_work(c, tx);
 	uint16_t used = tx->next_used;
-	uint64_t ev = events(&c->last);
+	uint64_t ev = vnet_snapshot_events(&c->last);
 	struct vnet_snapshot now;
 
 	vdrv_notify(&c->v, VNET_TXQ);
 	check_counters(c, &now);
 	if (expect)
-		die_if(tx->next_used == used && events(&now) == ev, "TX kick made no progress");
+		die_if(tx->next_used == used && vnet_snapshot_events(&now) == ev,
+		       "TX kick made no progress");
 }
 
 static void step(struct ctx *c, struct input *in)

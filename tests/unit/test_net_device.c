@@ -118,34 +118,32 @@ Test(net_ident, walk_with_version1_and_mac_reaches_driver_ok)
 	cr_assert_eq(nt_status(), ST_OK);
 }
 
-/* spec §12 #33: MAC is not required */
-Test(net_ident, version1_alone_is_accepted)
+/* ACK, DRIVER, the given features, FEATURES_OK; returns the status read back. */
+static uint32_t features_ok_with(uint64_t features)
 {
 	vdrv_set_status(&NT.v, ST_ACK);
 	vdrv_set_status(&NT.v, ST_DRV);
-	vdrv_write_features(&NT.v, 1ull << 32);
+	vdrv_write_features(&NT.v, features);
 	vdrv_set_status(&NT.v, ST_FEAT);
-	cr_assert_eq(nt_status(), ST_FEAT);
+	return nt_status();
+}
+
+/* spec §12 #33: MAC is not required */
+Test(net_ident, version1_alone_is_accepted)
+{
+	cr_assert_eq(features_ok_with(1ull << 32), ST_FEAT);
 }
 
 /* spec §12 #30 with the transport's expectation (transport §5.3: stays 0x03) */
 Test(net_ident, mac_without_version1_is_refused)
 {
-	vdrv_set_status(&NT.v, ST_ACK);
-	vdrv_set_status(&NT.v, ST_DRV);
-	vdrv_write_features(&NT.v, 1ull << 5);
-	vdrv_set_status(&NT.v, ST_FEAT);
-	cr_assert_eq(nt_status(), ST_DRV);
+	cr_assert_eq(features_ok_with(1ull << 5), ST_DRV);
 }
 
 /* spec §12 #31 with the transport's expectation: MQ is not offered by net */
 Test(net_ident, mq_is_not_offered_so_features_ok_is_refused)
 {
-	vdrv_set_status(&NT.v, ST_ACK);
-	vdrv_set_status(&NT.v, ST_DRV);
-	vdrv_write_features(&NT.v, (1ull << 32) | (1ull << 22));
-	vdrv_set_status(&NT.v, ST_FEAT);
-	cr_assert_eq(nt_status(), ST_DRV);
+	cr_assert_eq(features_ok_with((1ull << 32) | (1ull << 22)), ST_DRV);
 	vdrv_write_features(&NT.v, 1ull << 32);
 	vdrv_set_status(&NT.v, ST_FEAT);
 	cr_assert_eq(nt_status(), ST_FEAT, "retry without the unoffered bit");

@@ -116,17 +116,6 @@ static uint32_t random_frame(struct rng *r, uint8_t *payload)
 	return n;
 }
 
-/* Event counters (spec §7.3 forward progress): everything but the two byte counts. */
-static uint64_t events(const struct vnet_snapshot *s)
-{
-	uint64_t sum = 0;
-
-	for (unsigned k = 0; k < VNET_CTR_COUNT; k++)
-		if (k != VNET_CTR_tx_bytes && k != VNET_CTR_rx_bytes)
-			sum += vnet_snapshot_field(s, k);
-	return sum;
-}
-
 static void run(struct rng *r, const struct scenario *sc, struct vnet_snapshot *trace)
 {
 	uint8_t payload[FRAME_MAX];
@@ -153,7 +142,7 @@ static void run(struct rng *r, const struct scenario *sc, struct vnet_snapshot *
 				      vnet_snapshot_field(&before, k), "step %u: %s went down",
 				      step, vnet_counter_name(k));
 		cr_assert(vdrv_used_idx(&NT.v, VNET_TXQ) != tx_used ||
-				  events(&after) > events(&before),
+				  vnet_snapshot_events(&after) > vnet_snapshot_events(&before),
 			  "step %u: a kick with a published chain made no progress", step);
 		cr_assert_not(nt_needs_reset(), "step %u: well-formed rings got poisoned", step);
 		if (trace)
