@@ -123,7 +123,7 @@ Test(cpio, names_and_data_of_every_length_keep_four_byte_alignment)
 	/* every residue of name length and data length modulo 4 */
 	for (int nl = 1; nl <= 8; nl++)
 		for (int dl = 0; dl <= 5; dl++) {
-			char name[16];
+			char name[32];
 
 			snprintf(name, sizeof(name), "%.*s%d", nl, "nnnnnnnn", dl);
 			cr_assert_eq(cpio_add_file(&c, name, 0644, data, (size_t)dl), 0);

@@ -14,6 +14,8 @@
 #include "ifs_testutil.h"
 #include "initramfs/initramfs.h"
 
+#define CHROOT "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "
+
 static const char *const argv3[] = {"/bin/sh", "-c", "echo hi"};
 
 static void rel_is(const char *link, const char *target, const char *want)
@@ -195,22 +197,20 @@ Test(initramfs, the_archive_holds_the_whole_contract_and_runs_in_a_chroot)
 		cr_assert_eq(minor(st.st_rdev), 1);
 		/*
 		 * every library of /init and of the include is there, under paths the
-		 * loader finds; env -i: Criterion's BXFI_* variables would make the copy
-		 * of this binary act as a test worker
+		 * loader finds (CHROOT clears Criterion's BXFI_* variables, which would
+		 * make the copy of this binary act as a test worker)
 		 */
-		cr_assert_eq(
-			tu_sh("env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot '%s' /init --version >/dev/null 2>&1",
-			      root),
-			0, "/init does not start in the chroot");
-		cr_assert_eq(
-			tu_sh("env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot '%s' /include/ls /ktstr | grep -q exec.argv",
-			      root),
-			0, "/include/ls does not run in the chroot");
+#ifdef __SANITIZE_ADDRESS__
+		/* a sanitizer build needs /proc/self/maps, which the bare chroot lacks */
+		fprintf(stderr, "NOTE: sanitizer build: chroot run of /init skipped\n");
+#else
+		cr_assert_eq(tu_sh(CHROOT "'%s' /init --version >/dev/null 2>&1", root), 0,
+			     "/init does not start in the chroot");
+#endif
+		cr_assert_eq(tu_sh(CHROOT "'%s' /include/ls /ktstr | grep -q exec.argv", root), 0,
+			     "/include/ls does not run in the chroot");
 		if (o.busybox_path)
-			cr_assert_eq(
-				tu_sh("env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot '%s' /bin/sh -c 'test -f /init'",
-				      root),
-				0);
+			cr_assert_eq(tu_sh(CHROOT "'%s' /bin/sh -c 'test -f /init'", root), 0);
 	}
 	initramfs_free(&r);
 	tu_rmrf(dir);
