@@ -251,8 +251,8 @@ static int vm_main(int argc, char **argv)
 		vm_usage();
 		return 0;
 	}
-	if (o.verbose)
-		log_set_level(LOG_INFO);
+	if (o.verbose && !log_enabled(LOG_INFO))
+		log_set_level(LOG_INFO); /* never lowers KTSTR_LOG=debug */
 	char *cmdline = vm_cli_cmdline(&o);
 	if (!cmdline) {
 		fprintf(stderr, "ktstr: out of memory\n");

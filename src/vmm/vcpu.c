@@ -179,20 +179,32 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Append the registers that explain a crash to v->reason (best effort). */
-static void append_registers(struct vcpu *v)
+void vcpu_describe(struct vcpu *v, char *buf, size_t len)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	size_t n = strlen(v->reason);
 
+	if (!len)
+		return;
+	buf[0] = '\0';
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
 		return;
-	snprintf(v->reason + n, sizeof(v->reason) - n,
-		 " [vCPU %u rip=0x%llx rsp=0x%llx rflags=0x%llx cs=0x%x cr0=0x%llx cr2=0x%llx"
+	snprintf(buf, len,
+		 "[vCPU %u rip=0x%llx rsp=0x%llx rflags=0x%llx cs=0x%x cr0=0x%llx cr2=0x%llx"
 		 " cr3=0x%llx cr4=0x%llx efer=0x%llx]",
 		 v->index, r.rip, r.rsp, r.rflags, s.cs.selector, s.cr0, s.cr2, s.cr3, s.cr4,
 		 s.efer);
+}
+
+/* Append the registers that explain a crash to v->reason (best effort). */
+static void append_registers(struct vcpu *v)
+{
+	size_t n = strlen(v->reason);
+
+	if (n + 1 < sizeof(v->reason)) {
+		v->reason[n] = ' ';
+		vcpu_describe(v, v->reason + n + 1, sizeof(v->reason) - n - 1);
+	}
 }
 
 static enum vcpu_stop fatal(struct vcpu *v, enum vcpu_stop why, const char *fmt, ...)

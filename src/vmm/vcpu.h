@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct kvm;
@@ -84,6 +85,9 @@ enum vcpu_stop vcpu_run(struct vcpu *v, struct bus *bus);
 void vcpu_kick(struct vcpu *v);
 
 void vcpu_destroy(struct vcpu *v);
+
+/* "[vCPU n rip=... cr3=...]" into buf (empty if the registers cannot be read). */
+void vcpu_describe(struct vcpu *v, char *buf, size_t len);
 
 /* "triple fault", "KVM internal error", ... for a stop reason. */
 const char *vcpu_stop_name(enum vcpu_stop s);
