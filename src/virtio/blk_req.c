@@ -153,11 +153,10 @@ static int map_request(struct vblk_state *st, const struct gm *gm, uint64_t sect
 }
 
 /* EINTR is retried, but only so often per request (§6.9.1 step 4). */
-static bool eintr_retry(struct vblk_state *st, unsigned *retries)
+static bool eintr_retry(unsigned *retries)
 {
 	if (++*retries <= VBLK_MAX_EINTR_RETRIES)
 		return true;
-	(void)st;
 	log_warn("virtio-blk: EINTR retry cap hit (%u attempts); failing the request", *retries);
 	return false;
 }
@@ -193,7 +192,7 @@ struct vblk_result vblk_handle_read(struct vblk_state *st, const struct gm *gm, 
 		got = st->backing.ops->preadv(st->backing.opaque, st->iov, (int)niov, base);
 		if (got >= 0)
 			break; /* a short count is EOF, not a reason to retry */
-		if (got != -EINTR || !eintr_retry(st, &retries))
+		if (got != -EINTR || !eintr_retry(&retries))
 			return ioerr(st);
 	}
 	if ((uint64_t)got < data_len && zero_tail(gm, data, n, (uint64_t)got))
@@ -236,7 +235,7 @@ struct vblk_result vblk_handle_write(struct vblk_state *st, const struct gm *gm,
 			return ioerr(st);
 		}
 		if (r < 0) {
-			if (r != -EINTR || !eintr_retry(st, &retries))
+			if (r != -EINTR || !eintr_retry(&retries))
 				return ioerr(st);
 			continue;
 		}

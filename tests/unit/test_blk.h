@@ -79,6 +79,9 @@ void blk_fx_wire_at(uint64_t features, uint16_t qsize, uint64_t desc, uint64_t a
 /* Same with EVENT_IDX acked, QueueNum 16 and the used ring at 0x10000. */
 void blk_fx_wire_event_idx(void);
 
+/* Inline engine with iops=1, wired, its one token spent: the next request stalls. */
+void blk_fx_iops1_drained(void);
+
 struct vq *blk_fx_q(void);
 struct vblk_state *blk_fx_state(void);
 struct vblk_stats blk_fx_stats(void);

@@ -152,6 +152,13 @@ void blk_fx_wire_event_idx(void)
 	cr_assert(blk_fx_q()->event_idx);
 }
 
+void blk_fx_iops1_drained(void)
+{
+	blk_fx_setup(&(struct blk_fx_cfg){.inline_engine = true, .throttle = {.iops = 1}});
+	blk_fx_wire();
+	cr_assert(vblk_tb_consume(&blk_fx_state()->ops_tb, 1));
+}
+
 struct vq *blk_fx_q(void)
 {
 	return vdev_queue(blk_fx.d, 0);

@@ -436,19 +436,11 @@ Test(blk_req, status_descriptor_whose_end_overflows_is_no_status) /* spec §6.4 
 	cr_assert_eq(blk_fx.faults.sync_calls, 0);
 }
 
-/* Drain the ops bucket so anything reaching the throttle gate would stall. */
-static void fx_drained_iops1(void)
-{
-	blk_fx_setup(&(struct blk_fx_cfg){.inline_engine = true, .throttle = {.iops = 1}});
-	blk_fx_wire();
-	cr_assert(vblk_tb_consume(&blk_fx_state()->ops_tb, 1));
-}
-
 Test(blk_req, oversized_data_descriptor_is_rejected_before_the_throttle) /* spec §12 #81 */
 {
 	uint64_t st;
 
-	fx_drained_iops1();
+	blk_fx_iops1_drained();
 	st = status_buf(BLK_FX_STATUS_INIT);
 	vdrv_post_notify(V, 0,
 			 (struct vdrv_buf[]){{blk_fx_hdr(VIRTIO_BLK_T_IN, 0), 16, false},
@@ -510,7 +502,7 @@ Test(blk_req, sub_sector_read_is_rejected_before_the_throttle) /* spec §12 #84 
 {
 	struct blk_req r;
 
-	fx_drained_iops1();
+	blk_fx_iops1_drained();
 	blk_fx_read(&r, 0, 513);
 	cr_assert_eq(blk_fx_status(&r), VIRTIO_BLK_S_IOERR);
 	cr_assert_eq(blk_fx_stats().io_errors, 1);
@@ -522,7 +514,7 @@ Test(blk_req, read_into_device_readable_buffer_is_rejected) /* spec §12 #85 */
 	struct blk_req r;
 	uint32_t len = 512;
 
-	fx_drained_iops1();
+	blk_fx_iops1_drained();
 	blk_fx_post(&r, VIRTIO_BLK_T_IN, 0, &len, 1, false);
 	blk_fx_kick();
 	cr_assert_eq(blk_fx_status(&r), VIRTIO_BLK_S_IOERR);
@@ -570,7 +562,7 @@ Test(blk_req, get_id_without_or_with_readable_buffer_is_rejected_before_throttle
 	struct blk_req r;
 	uint32_t len20 = 20;
 
-	fx_drained_iops1();
+	blk_fx_iops1_drained();
 	blk_fx_post(&r, VIRTIO_BLK_T_GET_ID, 0, NULL, 0, true);
 	blk_fx_kick();
 	cr_assert_eq(blk_fx_status(&r), VIRTIO_BLK_S_IOERR);

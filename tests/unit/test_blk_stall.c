@@ -23,14 +23,6 @@ static void fx_throttled(uint64_t iops, uint64_t bps)
 					  .throttle = {.iops = iops, .bytes_per_sec = bps}});
 }
 
-/* iops=1 with its one token spent: the next request stalls. */
-static void fx_iops1_drained(void)
-{
-	fx_throttled(1, 0);
-	blk_fx_wire();
-	cr_assert(vblk_tb_consume(&blk_fx_state()->ops_tb, 1));
-}
-
 static void assert_stalled_untouched(const struct blk_req *r, uint16_t next_avail)
 {
 	cr_assert_eq(blk_fx_status(r), BLK_FX_STATUS_INIT);
@@ -45,7 +37,7 @@ Test(blk_stall, drained_bucket_stalls_and_rolls_back) /* spec §12 #103 */
 {
 	struct blk_req r;
 
-	fx_iops1_drained();
+	blk_fx_iops1_drained();
 	blk_fx_read(&r, 0, 512);
 	assert_stalled_untouched(&r, 0);
 	cr_assert_eq(blk_fx_stats().throttled_count, 1);
@@ -57,7 +49,7 @@ Test(blk_stall, refilled_bucket_serves_the_stalled_request) /* spec §12 #104 */
 {
 	struct blk_req r;
 
-	fx_iops1_drained();
+	blk_fx_iops1_drained();
 	blk_fx_read(&r, 0, 512);
 	vblk_tb_set_last_refill(&blk_fx_state()->ops_tb, blk_fx.now - 2 * SEC);
 	blk_fx_kick();
@@ -122,7 +114,7 @@ Test(blk_stall, each_stall_counts_but_the_gauge_stays_one) /* spec §12 #107 */
 {
 	struct blk_req r;
 
-	fx_iops1_drained();
+	blk_fx_iops1_drained();
 	blk_fx_read(&r, 0, 512);
 	blk_fx_kick();
 	assert_stalled_untouched(&r, 0);
@@ -196,7 +188,7 @@ Test(blk_stall, invalid_request_is_consumed_not_rolled_back) /* spec §12 #112 *
 {
 	struct blk_req r;
 
-	fx_iops1_drained();
+	blk_fx_iops1_drained();
 	blk_fx_read(&r, 0, 100);
 	cr_assert_eq(blk_fx_status(&r), VIRTIO_BLK_S_IOERR);
 	cr_assert_eq(vdrv_used_idx(V, 0), 1);
@@ -254,7 +246,7 @@ Test(blk_stall, direct_drain_reports_the_wait_and_the_gauge) /* spec §12 #116 *
 	uint32_t len = 512;
 	struct vblk_outcome o;
 
-	fx_iops1_drained();
+	blk_fx_iops1_drained();
 	blk_fx_post(&r, VIRTIO_BLK_T_IN, 0, &len, 1, true);
 	o = vblk_drain_inline(blk_fx.vb);
 	cr_assert(o.stalled);
@@ -275,7 +267,7 @@ Test(blk_stall, forced_wait_is_reported_as_is) /* spec §12 #117 */
 	uint32_t len = 512;
 	struct vblk_outcome o;
 
-	fx_iops1_drained();
+	blk_fx_iops1_drained();
 	vblk_tb_set_forced_nanos(&blk_fx_state()->ops_tb, SEC);
 	blk_fx_post(&r, VIRTIO_BLK_T_IN, 0, &len, 1, true);
 	for (int i = 0; i < 2; i++) {

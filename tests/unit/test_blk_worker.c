@@ -3,7 +3,11 @@
  * virtio-blk threaded engine: bounded joins, the pause/park handshake,
  * spawn at DRIVER_OK with placement, kick coalescing, the throttle timer,
  * reset and teardown around a live worker, durability through FLUSH
- * (specs/virtio-blk.md §12 cases 161–172, #164 is transport §7 #113).
+ * (specs/virtio-blk.md §12 cases 161–172).
+ *
+ * The guest-memory binding belongs to the transport:
+ *   blk #164 (set_mem twice keeps the first) -> transport §7 #113
+ * #165 (teardown while stalled gives the gauge back) is in test_blk_counters.c.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
