@@ -56,13 +56,7 @@ int kmod_name_normalize(const char *in, char *out, size_t len)
 	size_t n;
 
 	base = base ? base + 1 : in;
-	n = strlen(base);
-	if (n >= 3 && !strcmp(base + n - 3, ".xz"))
-		n -= 3;
-	else if (n >= 4 && !strcmp(base + n - 4, ".zst"))
-		n -= 4;
-	else if (n >= 3 && !strcmp(base + n - 3, ".gz"))
-		n -= 3;
+	n = strlen(base) - strlen(decomp_suffix(decomp_fmt_of(base)));
 	if (n >= 3 && !strncmp(base + n - 3, ".ko", 3))
 		n -= 3;
 	if (!n)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +121,18 @@ static inline void tu_put(const char *dir, const char *rel, const char *text)
 	tu_join(path, sizeof(path), dir, rel);
 	cr_assert_eq(tu_sh("mkdir -p \"$(dirname '%s')\"", path), 0);
 	tu_write_str(path, text);
+}
+
+/* path is the console node the kernel needs: char 5:1, mode 0600 (guest-protocol.md §3.0). */
+static inline void tu_assert_console(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(lstat(path, &st), 0, "%s missing", path);
+	cr_assert(S_ISCHR(st.st_mode), "%s not a char device", path);
+	cr_assert_eq(st.st_mode & 07777, 0600);
+	cr_assert_eq(major(st.st_rdev), 5);
+	cr_assert_eq(minor(st.st_rdev), 1);
 }
 
 #endif

@@ -244,11 +244,15 @@ Test(elfdeps, rpath_of_the_loader_chain_finds_a_transitive_library)
 	tu_rmrf(dir);
 }
 
-/* Two libt.so, in A and B; the program links with one search path kind pointing at A. */
-static const struct elfdep *pick(const char *dtags, struct elfdeps *d, char **dirp)
+/*
+ * Two libt.so, in A and B; the program is linked with one search-path kind
+ * (dtags) pointing at A, and LD_LIBRARY_PATH points at B. want: "A" or "B".
+ */
+static void pick(const char *dtags, const char *want)
 {
-	char *dir = tu_mkdtemp(), a[PATH_MAX], b[PATH_MAX], *fl, prog[PATH_MAX];
+	char *dir = tu_mkdtemp(), a[PATH_MAX], b[PATH_MAX], *fl, prog[PATH_MAX], suffix[16];
 	struct ierr e = {0};
+	struct elfdeps d;
 	const struct elfdep *t;
 
 	tu_require("cc");
@@ -261,33 +265,23 @@ static const struct elfdep *pick(const char *dtags, struct elfdeps *d, char **di
 	make_prog(dir, "t", a, fl);
 	free(fl);
 	tu_join(prog, sizeof(prog), dir, "prog");
-	cr_assert_eq(resolve1(d, prog, b, &e), 0, "%s", e.msg);
-	t = dep(d, "libt.so");
+	cr_assert_eq(resolve1(&d, prog, b, &e), 0, "%s", e.msg);
+	t = dep(&d, "libt.so");
 	cr_assert_not_null(t);
-	*dirp = dir;
-	return t;
+	snprintf(suffix, sizeof(suffix), "/%s/libt.so", want);
+	cr_assert(strstr(t->host_path, suffix), "got %s", t->host_path);
+	elfdeps_free(&d);
+	tu_rmrf(dir);
 }
 
 Test(elfdeps, rpath_comes_before_ld_library_path)
 {
-	struct elfdeps d;
-	char *dir;
-	const struct elfdep *t = pick("-Wl,--disable-new-dtags", &d, &dir);
-
-	cr_assert(strstr(t->host_path, "/A/libt.so"), "got %s", t->host_path);
-	elfdeps_free(&d);
-	tu_rmrf(dir);
+	pick("-Wl,--disable-new-dtags", "A");
 }
 
 Test(elfdeps, ld_library_path_comes_before_runpath)
 {
-	struct elfdeps d;
-	char *dir;
-	const struct elfdep *t = pick("-Wl,--enable-new-dtags", &d, &dir);
-
-	cr_assert(strstr(t->host_path, "/B/libt.so"), "got %s", t->host_path);
-	elfdeps_free(&d);
-	tu_rmrf(dir);
+	pick("-Wl,--enable-new-dtags", "B");
 }
 
 Test(elfdeps, a_candidate_that_is_not_a_matching_elf_is_skipped)

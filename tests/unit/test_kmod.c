@@ -197,47 +197,46 @@ Test(kmod, a_built_in_module_is_skipped_silently)
 	tu_rmrf(dir);
 }
 
-Test(kmod, an_unknown_module_is_an_error_naming_it)
+/* A tree with this modules.dep (and empty module files) refuses names[0] with code. */
+static void resolve_fails(const char *dep_text, const char *const *files, const char *name,
+			  int code, const char *needle)
 {
 	char rel[PATH_MAX], *dir = tree(rel, sizeof(rel));
-	const char *names[] = {"virtio_mmio", "virtio_gpu"};
 	struct kmod_set s;
 	struct ierr e = {0};
 
-	virtio_tree(rel);
-	cr_assert_eq(resolve(&s, rel, NULL, names, 2, &e), -ENOENT);
-	cr_assert(strstr(e.msg, "virtio_gpu"), "message: %s", e.msg);
+	if (dep_text) {
+		tu_put(rel, "modules.dep", dep_text);
+		for (; *files; files++)
+			tu_put(rel, *files, "M");
+	} else {
+		virtio_tree(rel);
+	}
+	cr_assert_eq(resolve(&s, rel, NULL, &name, 1, &e), code, "message: %s", e.msg);
+	cr_assert(strstr(e.msg, needle), "'%s' not in the message: %s", needle, e.msg);
 	cr_assert_eq(s.n, 0);
 	tu_rmrf(dir);
 }
 
+Test(kmod, an_unknown_module_is_an_error_naming_it)
+{
+	resolve_fails(NULL, NULL, "virtio_gpu", -ENOENT, "virtio_gpu");
+}
+
 Test(kmod, a_missing_dependency_names_it_and_its_user)
 {
-	char rel[PATH_MAX], *dir = tree(rel, sizeof(rel));
-	const char *names[] = {"net"};
-	struct kmod_set s;
-	struct ierr e = {0};
+	static const char *const files[] = {"kernel/net.ko", NULL};
 
-	tu_put(rel, "modules.dep", "kernel/net.ko: kernel/failover.ko\n");
-	tu_put(rel, "kernel/net.ko", "N");
-	cr_assert_eq(resolve(&s, rel, NULL, names, 1, &e), -ENOENT);
-	cr_assert(strstr(e.msg, "failover") && strstr(e.msg, "net"), "message: %s", e.msg);
-	tu_rmrf(dir);
+	resolve_fails("kernel/net.ko: kernel/failover.ko\n", files, "net", -ENOENT,
+		      "failover (needed by net)");
 }
 
 Test(kmod, a_dependency_cycle_is_eloop)
 {
-	char rel[PATH_MAX], *dir = tree(rel, sizeof(rel));
-	const char *names[] = {"a"};
-	struct kmod_set s;
-	struct ierr e = {0};
+	static const char *const files[] = {"kernel/a.ko", "kernel/b.ko", NULL};
 
-	tu_put(rel, "modules.dep", "kernel/a.ko: kernel/b.ko\nkernel/b.ko: kernel/a.ko\n");
-	tu_put(rel, "kernel/a.ko", "A");
-	tu_put(rel, "kernel/b.ko", "B");
-	cr_assert_eq(resolve(&s, rel, NULL, names, 1, &e), -ELOOP);
-	cr_assert(strstr(e.msg, "cycle"), "message: %s", e.msg);
-	tu_rmrf(dir);
+	resolve_fails("kernel/a.ko: kernel/b.ko\nkernel/b.ko: kernel/a.ko\n", files, "a", -ELOOP,
+		      "cycle");
 }
 
 /* ---- layouts ------------------------------------------------------------ */
@@ -336,7 +335,9 @@ static void expect_plain(const struct kmod_set *s, const char *text)
 	cr_assert_eq(memcmp(s->v[0].data, text, s->v[0].len), 0);
 }
 
-static void decompressed_when_guest_cannot(const char *tool, const char *ext)
+/* A module compressed with tool, a guest config (NULL: none), and the plain image expected. */
+static void decompressed_for(const char *tool, const char *ext, const char *config,
+			     enum decomp_fmt guest_fmt)
 {
 	char rel[PATH_MAX], *dir = tree(rel, sizeof(rel)), cfg[PATH_MAX];
 	const char *names[] = {"m"};
@@ -344,29 +345,44 @@ static void decompressed_when_guest_cannot(const char *tool, const char *ext)
 	struct kmod_set s;
 	struct ierr e = {0};
 
-	/* MODULE_COMPRESS_* without MODULE_DECOMPRESS: the kernel cannot unpack it */
 	tu_join(cfg, sizeof(cfg), dir, "config");
-	tu_write_str(cfg, nodecomp_cfg);
-	cr_assert_eq(resolve(&s, rel, cfg, names, 1, &e), 0, "%s", e.msg);
+	if (config)
+		tu_write_str(cfg, config);
+	cr_assert_eq(resolve(&s, rel, config ? cfg : NULL, names, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(s.guest_fmt, guest_fmt);
+	if (!config)
+		cr_assert_str_eq(s.config_path, "");
 	expect_plain(&s, text);
-	cr_assert_eq(s.guest_fmt, DECOMP_NONE);
 	kmod_set_free(&s);
 	tu_rmrf(dir);
 }
 
+/* MODULE_COMPRESS_* without MODULE_DECOMPRESS: the kernel cannot unpack modules itself */
 Test(kmod, an_xz_module_is_decompressed_when_the_guest_cannot)
 {
-	decompressed_when_guest_cannot("xz", ".xz");
+	decompressed_for("xz", ".xz", nodecomp_cfg, DECOMP_NONE);
 }
 
 Test(kmod, a_zstd_module_is_decompressed_when_the_guest_cannot)
 {
-	decompressed_when_guest_cannot("zstd", ".zst");
+	decompressed_for("zstd", ".zst", nodecomp_cfg, DECOMP_NONE);
 }
 
 Test(kmod, a_gzip_module_is_decompressed_when_the_guest_cannot)
 {
-	decompressed_when_guest_cannot("gzip", ".gz");
+	decompressed_for("gzip", ".gz", nodecomp_cfg, DECOMP_NONE);
+}
+
+Test(kmod, a_module_in_another_format_than_the_guests_is_decompressed)
+{
+	decompressed_for("gzip", ".gz",
+			 "CONFIG_MODULE_COMPRESS_ZSTD=y\nCONFIG_MODULE_DECOMPRESS=y\n",
+			 DECOMP_ZSTD);
+}
+
+Test(kmod, without_a_config_every_module_is_shipped_uncompressed)
+{
+	decompressed_for("xz", ".xz", NULL, DECOMP_NONE);
 }
 
 Test(kmod, a_module_in_the_guests_own_format_is_shipped_compressed)
@@ -393,23 +409,6 @@ Test(kmod, a_module_in_the_guests_own_format_is_shipped_compressed)
 	tu_rmrf(dir);
 }
 
-Test(kmod, a_module_in_another_format_than_the_guests_is_decompressed)
-{
-	char rel[PATH_MAX], *dir = tree(rel, sizeof(rel)), cfg[PATH_MAX];
-	const char *names[] = {"m"};
-	const char *text = compressed_tree(rel, "gzip", ".gz");
-	struct kmod_set s;
-	struct ierr e = {0};
-
-	tu_join(cfg, sizeof(cfg), dir, "config");
-	tu_write_str(cfg, "CONFIG_MODULE_COMPRESS_ZSTD=y\nCONFIG_MODULE_DECOMPRESS=y\n");
-	cr_assert_eq(resolve(&s, rel, cfg, names, 1, &e), 0, "%s", e.msg);
-	cr_assert_eq(s.guest_fmt, DECOMP_ZSTD);
-	expect_plain(&s, text);
-	kmod_set_free(&s);
-	tu_rmrf(dir);
-}
-
 Test(kmod, the_config_is_found_in_the_package_boot_directory)
 {
 	char rel[PATH_MAX], *dir = tree(rel, sizeof(rel)), boot[PATH_MAX];
@@ -424,21 +423,6 @@ Test(kmod, the_config_is_found_in_the_package_boot_directory)
 	tu_join(boot, sizeof(boot), dir, "boot/config-" REL);
 	cr_assert_str_eq(s.config_path, boot);
 	cr_assert_str_eq(s.v[0].pack_path, "/ktstr/modules/000-m.ko.xz");
-	kmod_set_free(&s);
-	tu_rmrf(dir);
-}
-
-Test(kmod, without_a_config_every_module_is_shipped_uncompressed)
-{
-	char rel[PATH_MAX], *dir = tree(rel, sizeof(rel));
-	const char *names[] = {"m"};
-	const char *text = compressed_tree(rel, "xz", ".xz");
-	struct kmod_set s;
-	struct ierr e = {0};
-
-	cr_assert_eq(resolve(&s, rel, NULL, names, 1, &e), 0, "%s", e.msg);
-	cr_assert_str_eq(s.config_path, "");
-	expect_plain(&s, text);
 	kmod_set_free(&s);
 	tu_rmrf(dir);
 }
