@@ -310,7 +310,6 @@ Test(boot_x86, header_end_is_clamped_at_0x290, .init = image_setup, .fini = imag
 	fx_img[0x201] = 0x00;
 	bi = parse_ok(fx_img, fx_len);
 	cr_assert_eq(bi.hdr_end, 0x202);
-	free(fx_img);
 }
 
 Test(boot_x86, setup_sects_zero_means_four, .init = image_setup, .fini = image_teardown)
@@ -322,7 +321,6 @@ Test(boot_x86, setup_sects_zero_means_four, .init = image_setup, .fini = image_t
 	cr_assert_eq(bi.setup_sects, 4);
 	cr_assert_eq(bi.payload_offset, 5 * 512);
 	cr_assert_eq(bi.payload_len, fx_len - 5 * 512);
-	free(fx_img);
 }
 
 Test(boot_x86, every_truncation_is_handled)
