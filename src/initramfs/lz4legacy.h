@@ -3,9 +3,14 @@
  * LZ4 "legacy" container, the one the kernel's lib/decompress_unlz4.c reads
  * for an LZ4-compressed initramfs (CONFIG_RD_LZ4): the LE u32 magic
  * 0x184C2102, then for each block of at most 8 MiB of input a LE u32
- * compressed size followed by an independent LZ4 block. There is no end
- * marker and no checksum; the kernel stops at the end of the initrd. The
- * newer LZ4 frame format (lz4(1) default) is NOT accepted there.
+ * compressed size followed by an independent LZ4 block. The newer LZ4 frame
+ * format (lz4(1) default) is NOT accepted there.
+ *
+ * There is no end marker: the kernel reads blocks until the initrd length
+ * it was given is used up exactly. So the initrd must end with the stream
+ * (no zero padding after it: a zero block size fails to decode), and
+ * anything appended after it must itself be a legacy LZ4 stream (a repeated
+ * magic where a block size is expected starts a new stream).
  */
 #ifndef KTSTR_INITRAMFS_LZ4LEGACY_H
 #define KTSTR_INITRAMFS_LZ4LEGACY_H
