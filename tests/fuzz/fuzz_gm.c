@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "fuzz/fuzz_input.h"
 #include "virtio/guestmem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,31 +27,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_MAX_LEN     4096u
 #define FZ_MAX_ACCESS  8192u
 #define FZ_MAX_OPS     64
-
-#define CHECK(cond)                       \
-	do {                              \
-		if (!(cond))              \
-			__builtin_trap(); \
-	} while (0)
-
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct in *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes; i++) {
-		v |= (uint64_t)(in->n ? *in->p : 0) << (8 * i);
-		if (in->n) {
-			in->p++;
-			in->n--;
-		}
-	}
-	return v;
-}
 
 struct model_region {
 	uint64_t gpa, len;
@@ -113,14 +89,14 @@ static unsigned model_pieces(const struct model *m, uint64_t gpa, uint64_t len)
 static void check_memory(const struct model *m)
 {
 	for (unsigned i = 0; i < m->n; i++)
-		CHECK(!memcmp(m->r[i].host, m->r[i].shadow, m->r[i].len));
+		FZ_CHECK(!memcmp(m->r[i].host, m->r[i].shadow, m->r[i].len));
 }
 
 /* A GPA near something interesting: a region edge, zero, or the top of the space. */
-static uint64_t pick_gpa(struct in *in, const struct model *m)
+static uint64_t pick_gpa(struct fz_in *in, const struct model *m)
 {
-	uint8_t mode = (uint8_t)take(in, 1);
-	int16_t delta = (int16_t)take(in, 2);
+	uint8_t mode = (uint8_t)fz_take(in, 1);
+	int16_t delta = (int16_t)fz_take(in, 2);
 	uint64_t base;
 
 	switch (mode % 4) {
@@ -134,19 +110,19 @@ static uint64_t pick_gpa(struct in *in, const struct model *m)
 		base = (mode & 0x80) ? UINT64_MAX : 0;
 		break;
 	default:
-		return take(in, 8);
+		return fz_take(in, 8);
 	}
 	return base + (uint64_t)(int64_t)(delta % 64);
 }
 
-static void build_map(struct in *in, struct model *m, struct gm *gm)
+static void build_map(struct fz_in *in, struct model *m, struct gm *gm)
 {
-	unsigned want = 1 + (unsigned)take(in, 1) % FZ_MAX_REGIONS;
+	unsigned want = 1 + (unsigned)fz_take(in, 1) % FZ_MAX_REGIONS;
 	uint64_t cursor = 0;
 
 	for (unsigned i = 0; i < want; i++) {
-		uint8_t kind = (uint8_t)take(in, 1);
-		uint64_t len = take(in, 2) % FZ_MAX_LEN;
+		uint8_t kind = (uint8_t)fz_take(in, 1);
+		uint64_t len = fz_take(in, 2) % FZ_MAX_LEN;
 		uint64_t gpa, end;
 		bool overlap = false;
 		int rc, expect;
@@ -157,13 +133,13 @@ static void build_map(struct in *in, struct model *m, struct gm *gm)
 			gpa = cursor;
 			break;
 		case 1:
-			gpa = cursor + (take(in, 1) & 0x3F);
+			gpa = cursor + (fz_take(in, 1) & 0x3F);
 			break;
 		case 2:
-			gpa = UINT64_MAX - (take(in, 2) % 0x3000);
+			gpa = UINT64_MAX - (fz_take(in, 2) % 0x3000);
 			break;
 		default:
-			gpa = take(in, 3);
+			gpa = fz_take(in, 3);
 			break;
 		}
 		for (unsigned j = 0; j < m->n; j++)
@@ -179,7 +155,7 @@ static void build_map(struct in *in, struct model *m, struct gm *gm)
 		uint8_t *alloc = malloc((size_t)len + (gpa & 7));
 		uint8_t *host = alloc + (gpa & 7);
 		rc = gm_add_region(gm, gpa, len, host);
-		CHECK(rc == expect);
+		FZ_CHECK(rc == expect);
 		if (rc) {
 			free(alloc);
 			continue;
@@ -194,15 +170,15 @@ static void build_map(struct in *in, struct model *m, struct gm *gm)
 			host[b] = r->shadow[b] = (uint8_t)(gpa + b);
 		cursor = end;
 	}
-	CHECK(gm_num_regions(gm) == m->n);
+	FZ_CHECK(gm_num_regions(gm) == m->n);
 }
 
-static void one_access(struct in *in, struct model *m, const struct gm *gm, uint8_t *buf,
+static void one_access(struct fz_in *in, struct model *m, const struct gm *gm, uint8_t *buf,
 		       uint8_t *ref)
 {
-	uint8_t op = (uint8_t)take(in, 1);
+	uint8_t op = (uint8_t)fz_take(in, 1);
 	uint64_t gpa = pick_gpa(in, m);
-	uint64_t len = take(in, 2) % FZ_MAX_ACCESS;
+	uint64_t len = fz_take(in, 2) % FZ_MAX_ACCESS;
 	bool ok = model_ok(m, gpa, len);
 	uint8_t fillb = (uint8_t)(op ^ 0x5A);
 	int rc;
@@ -210,24 +186,24 @@ static void one_access(struct in *in, struct model *m, const struct gm *gm, uint
 	for (uint64_t i = 0; i < len; i++)
 		buf[i] = ref[i] = (uint8_t)(op + i * 13);
 
-	CHECK(gm_range_ok(gm, gpa, len) == ok);
+	FZ_CHECK(gm_range_ok(gm, gpa, len) == ok);
 	switch (op % 7) {
 	case 0: /* read: dst gets the model's bytes, or stays untouched */
 		rc = gm_read(gm, gpa, buf, (size_t)len);
-		CHECK(rc == (ok ? 0 : -EFAULT));
+		FZ_CHECK(rc == (ok ? 0 : -EFAULT));
 		for (uint64_t i = 0; i < len; i++)
-			CHECK(buf[i] == (ok ? *model_byte(m, gpa + i, true) : ref[i]));
+			FZ_CHECK(buf[i] == (ok ? *model_byte(m, gpa + i, true) : ref[i]));
 		break;
 	case 1: /* write: all or nothing */
 		rc = gm_write(gm, gpa, buf, (size_t)len);
-		CHECK(rc == (ok ? 0 : -EFAULT));
+		FZ_CHECK(rc == (ok ? 0 : -EFAULT));
 		if (ok)
 			for (uint64_t i = 0; i < len; i++)
 				*model_byte(m, gpa + i, true) = buf[i];
 		break;
 	case 2:
 		rc = gm_fill(gm, gpa, fillb, (size_t)len);
-		CHECK(rc == (ok ? 0 : -EFAULT));
+		FZ_CHECK(rc == (ok ? 0 : -EFAULT));
 		if (ok)
 			for (uint64_t i = 0; i < len; i++)
 				*model_byte(m, gpa + i, true) = fillb;
@@ -235,9 +211,9 @@ static void one_access(struct in *in, struct model *m, const struct gm *gm, uint
 	case 3: { /* slice: only inside one region */
 		uint8_t *p = gm_slice(gm, gpa, len);
 		bool one = len && ok && model_pieces(m, gpa, len) == 1;
-		CHECK((p != NULL) == one);
+		FZ_CHECK((p != NULL) == one);
 		if (p)
-			CHECK(p == model_byte(m, gpa, false));
+			FZ_CHECK(p == model_byte(m, gpa, false));
 		break;
 	}
 	case 4: { /* iov: one piece per region touched */
@@ -248,16 +224,16 @@ static void one_access(struct in *in, struct model *m, const struct gm *gm, uint
 
 		rc = gm_iov(gm, gpa, len, iov, max, &n);
 		if (!ok)
-			CHECK(rc == -EFAULT);
+			FZ_CHECK(rc == -EFAULT);
 		else if (pieces > max)
-			CHECK(rc == -E2BIG);
+			FZ_CHECK(rc == -E2BIG);
 		else {
-			CHECK(rc == 0 && n == pieces);
+			FZ_CHECK(rc == 0 && n == pieces);
 			for (unsigned i = 0; i < n; i++) {
-				CHECK(iov[i].iov_base == model_byte(m, gpa + sum, false));
+				FZ_CHECK(iov[i].iov_base == model_byte(m, gpa + sum, false));
 				sum += iov[i].iov_len;
 			}
-			CHECK(sum == len);
+			FZ_CHECK(sum == len);
 		}
 		break;
 	}
@@ -266,12 +242,12 @@ static void one_access(struct in *in, struct model *m, const struct gm *gm, uint
 		bool fok = !(gpa & 1) && model_ok(m, gpa, 2) && model_pieces(m, gpa, 2) == 1;
 
 		rc = gm_load16_acquire(gm, gpa, &val);
-		CHECK(rc == (fok ? 0 : -EFAULT));
+		FZ_CHECK(rc == (fok ? 0 : -EFAULT));
 		if (fok)
-			CHECK(val == (uint16_t)(*model_byte(m, gpa, true) |
-						*model_byte(m, gpa + 1, true) << 8));
+			FZ_CHECK(val == (uint16_t)(*model_byte(m, gpa, true) |
+						   *model_byte(m, gpa + 1, true) << 8));
 		else
-			CHECK(val == 0xA5A5);
+			FZ_CHECK(val == 0xA5A5);
 		break;
 	}
 	default: {
@@ -280,7 +256,7 @@ static void one_access(struct in *in, struct model *m, const struct gm *gm, uint
 
 		rc = (op & 0x80) ? gm_store16_release(gm, gpa, val)
 				 : gm_store16_relaxed(gm, gpa, val);
-		CHECK(rc == (fok ? 0 : -EFAULT));
+		FZ_CHECK(rc == (fok ? 0 : -EFAULT));
 		if (fok) {
 			*model_byte(m, gpa, true) = (uint8_t)val;
 			*model_byte(m, gpa + 1, true) = (uint8_t)(val >> 8);
@@ -293,12 +269,12 @@ static void one_access(struct in *in, struct model *m, const struct gm *gm, uint
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct in in = {data, size};
+	struct fz_in in = {data, size};
 	struct model m = {.n = 0};
 	struct gm *gm = gm_new();
 	static uint8_t buf[FZ_MAX_ACCESS], ref[FZ_MAX_ACCESS];
 
-	CHECK(gm);
+	FZ_CHECK(gm);
 	build_map(&in, &m, gm);
 	if (m.n) {
 		for (unsigned op = 0; op < FZ_MAX_OPS && in.n; op++)

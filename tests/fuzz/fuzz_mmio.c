@@ -28,19 +28,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "base/log.h"
+#include "fuzz/fuzz_input.h"
 #include "support/tdev.h"
 #include "support/vdriver.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FZ_MAX_STEPS 256
-
-#define CHECK(cond)                       \
-	do {                              \
-		if (!(cond))              \
-			__builtin_trap(); \
-	} while (0)
 
 static const uint16_t fz_regs[] = {
 	VIRTIO_MMIO_MAGIC_VALUE,
@@ -69,13 +63,6 @@ static const uint16_t fz_regs[] = {
 	0x1070,
 };
 
-static void quiet(enum log_level lvl, const char *msg, void *opaque)
-{
-	(void)lvl;
-	(void)msg;
-	(void)opaque;
-}
-
 struct fz_state {
 	struct tdev t;
 	struct vdrv v;
@@ -94,7 +81,7 @@ static void fz_notify(struct tdev *t, uint16_t queue)
 	bool published = false, notify = true;
 	uint16_t head;
 
-	CHECK(q && gm);
+	FZ_CHECK(q && gm);
 	for (unsigned i = 0; i < q->size && !vq_poisoned(q); i++) {
 		struct vq_chain c;
 		struct vq_desc d;
@@ -113,7 +100,7 @@ static void fz_notify(struct tdev *t, uint16_t queue)
 		vq_chain_start(&c, q, gm, head);
 		while (vq_chain_next(&c, &d)) {
 			total += d.len;
-			CHECK(++yields <= q->size);
+			FZ_CHECK(++yields <= q->size);
 		}
 		if (!vq_add_used(q, gm, head, total))
 			published = true;
@@ -139,7 +126,7 @@ static bool status_reachable(const struct fz_state *s, uint32_t st)
 static void status_written(struct fz_state *s, uint32_t before, uint32_t val, uint32_t after)
 {
 	if (val == 0) {
-		CHECK(after == 0);
+		FZ_CHECK(after == 0);
 		s->zero_writes++;
 		s->nr_set = false;
 		return;
@@ -147,11 +134,11 @@ static void status_written(struct fz_state *s, uint32_t before, uint32_t val, ui
 	if (after == before)
 		return;
 	/* Committed: exactly the written value, a superset adding one bit. */
-	CHECK(after == val);
-	CHECK((val & before) == before);
+	FZ_CHECK(after == val);
+	FZ_CHECK((val & before) == before);
 	uint32_t added = val & ~before;
-	CHECK(added && !(added & (added - 1)));
-	CHECK(!(added & (0x30 | VIRTIO_CONFIG_S_NEEDS_RESET)));
+	FZ_CHECK(added && !(added & (added - 1)));
+	FZ_CHECK(!(added & (0x30 | VIRTIO_CONFIG_S_NEEDS_RESET)));
 	if (added == VIRTIO_CONFIG_S_DRIVER_OK)
 		s->driver_ok_acc++;
 }
@@ -224,7 +211,7 @@ static void step(struct fz_state *s, const uint8_t *r)
 		/* Only 0 returns nothing; non-4 register reads fill 0xFF. */
 		if (len && len != 4 && off < VMMIO_CONFIG_BASE)
 			for (uint32_t i = 0; i < len; i++)
-				CHECK(buf[i] == 0xFF);
+				FZ_CHECK(buf[i] == 0xFF);
 		break;
 	default:
 		for (uint32_t i = 0; i < sizeof(buf); i++)
@@ -235,15 +222,15 @@ static void step(struct fz_state *s, const uint8_t *r)
 		} else {
 			/* Only a kick can change the status: the device may poison. */
 			uint32_t now = vdrv_status(&s->v);
-			CHECK(now == before || (off == VIRTIO_MMIO_QUEUE_NOTIFY && len == 4 &&
-						now == (before | VIRTIO_CONFIG_S_NEEDS_RESET)));
+			FZ_CHECK(now == before || (off == VIRTIO_MMIO_QUEUE_NOTIFY && len == 4 &&
+						   now == (before | VIRTIO_CONFIG_S_NEEDS_RESET)));
 		}
 		break;
 	}
-	CHECK(status_reachable(s, vdrv_status(&s->v)));
-	CHECK(s->t.activate_calls <= s->driver_ok_acc);
-	CHECK(s->t.reset_calls == s->zero_writes);
-	CHECK(!s->t.overlaps && !s->t.notify_without_driver_ok && !s->t.bad_notify_queue);
+	FZ_CHECK(status_reachable(s, vdrv_status(&s->v)));
+	FZ_CHECK(s->t.activate_calls <= s->driver_ok_acc);
+	FZ_CHECK(s->t.reset_calls == s->zero_writes);
+	FZ_CHECK(!s->t.overlaps && !s->t.notify_without_driver_ok && !s->t.bad_notify_queue);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -252,7 +239,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct tdev_opts opts = {.indirect = size && (data[0] & 1), .on_notify = fz_notify};
 	unsigned before;
 
-	log_set_sink(quiet, NULL);
+	fz_quiet_logs();
 	/*
 	 * Guest RAM is allocated once and wiped per input (a fresh 1 MiB
 	 * allocation per run costs more than the whole sequence); the device
@@ -266,7 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&s->t, 0, sizeof(s->t));
 	s->nr_set = false;
 	s->zero_writes = s->driver_ok_acc = 0;
-	CHECK(!tdev_init(&s->t, &opts));
+	FZ_CHECK(!tdev_init(&s->t, &opts));
 	s->v.dev = &s->t.vdev;
 	vdev_set_mem(&s->t.vdev, s->v.gm);
 
@@ -275,11 +262,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* §7 #214: whatever happened, a reset and a clean walk bring the device back. */
 	vdrv_set_status(&s->v, 0);
-	CHECK(vdrv_status(&s->v) == 0 && vdrv_isr(&s->v) == 0);
-	CHECK(vdrv_walk(&s->v, TDEV_FEAT_VERSION_1));
+	FZ_CHECK(vdrv_status(&s->v) == 0 && vdrv_isr(&s->v) == 0);
+	FZ_CHECK(vdrv_walk(&s->v, TDEV_FEAT_VERSION_1));
 	before = s->t.notify_calls;
 	vdrv_notify(&s->v, 1);
-	CHECK(s->t.notify_calls == before + 1);
+	FZ_CHECK(s->t.notify_calls == before + 1);
 
 	tdev_destroy(&s->t);
 	return 0;

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/log.h"
+#include "fuzz/fuzz_input.h"
 #include "virtio/guestmem.h"
 #include "virtio/virtqueue.h"
 
@@ -32,38 +32,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FZ_MEM	   0x10000ull /* 64 KiB of guest memory */
 #define FZ_MAX_OPS 32
-
-#define CHECK(cond)                       \
-	do {                              \
-		if (!(cond))              \
-			__builtin_trap(); \
-	} while (0)
-
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct in *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes; i++) {
-		v |= (uint64_t)(in->n ? *in->p : 0) << (8 * i);
-		if (in->n) {
-			in->p++;
-			in->n--;
-		}
-	}
-	return v;
-}
-
-static void quiet(enum log_level lvl, const char *msg, void *opaque)
-{
-	(void)lvl;
-	(void)msg;
-	(void)opaque;
-}
 
 /*
  * Guest memory layouts: one region; two with a hole between them; two
@@ -74,22 +42,22 @@ struct fz_mem {
 	struct gm *gm;
 };
 
-static void mem_build(struct fz_mem *m, uint8_t layout, struct in *in)
+static void mem_build(struct fz_mem *m, uint8_t layout, struct fz_in *in)
 {
 	uint64_t half = FZ_MEM / 2;
 	uint64_t gpa1 = (layout % 3 == 1) ? half + 0x1000 : half;
 
 	m->gm = gm_new();
-	CHECK(m->gm);
+	FZ_CHECK(m->gm);
 	if (layout % 3 == 0) {
 		m->buf[0] = malloc(FZ_MEM);
 		m->buf[1] = NULL;
-		CHECK(!gm_add_region(m->gm, 0, FZ_MEM, m->buf[0]));
+		FZ_CHECK(!gm_add_region(m->gm, 0, FZ_MEM, m->buf[0]));
 	} else {
 		m->buf[0] = malloc(half);
 		m->buf[1] = malloc(half);
-		CHECK(!gm_add_region(m->gm, 0, half, m->buf[0]));
-		CHECK(!gm_add_region(m->gm, gpa1, half, m->buf[1]));
+		FZ_CHECK(!gm_add_region(m->gm, 0, half, m->buf[0]));
+		FZ_CHECK(!gm_add_region(m->gm, gpa1, half, m->buf[1]));
 	}
 	/* Guest RAM is the input's bytes, zero past its end. */
 	for (int b = 0; b < 2; b++) {
@@ -112,14 +80,14 @@ static void mem_free(struct fz_mem *m)
 }
 
 /* Ring addresses: mostly inside the 64 KiB (and so often overlapping), sometimes wild. */
-static uint64_t pick_addr(struct in *in)
+static uint64_t pick_addr(struct fz_in *in)
 {
-	uint8_t mode = (uint8_t)take(in, 1);
-	uint64_t raw = take(in, 2);
+	uint8_t mode = (uint8_t)fz_take(in, 1);
+	uint64_t raw = fz_take(in, 2);
 
 	switch (mode % 8) {
 	case 0:
-		return take(in, 8);
+		return fz_take(in, 8);
 	case 1:
 		return UINT64_MAX - (raw & 0xFFF);
 	case 2:
@@ -150,18 +118,18 @@ static void walk(struct vq *q, const struct gm *gm, uint16_t head)
 	while (vq_chain_next(&c, &d)) {
 		yields++;
 		total += d.len;
-		CHECK(yields <= bound);
-		CHECK(total <= UINT32_MAX);
-		CHECK(!(d.flags & VRING_DESC_F_INDIRECT)); /* tables are never yielded */
+		FZ_CHECK(yields <= bound);
+		FZ_CHECK(total <= UINT32_MAX);
+		FZ_CHECK(!(d.flags & VRING_DESC_F_INDIRECT)); /* tables are never yielded */
 	}
-	CHECK(!vq_chain_next(&c, &d)); /* over means over */
-	CHECK(q->next_avail == q_before.next_avail && q->next_used == q_before.next_used &&
-	      q->num_added == q_before.num_added);
+	FZ_CHECK(!vq_chain_next(&c, &d)); /* over means over */
+	FZ_CHECK(q->next_avail == q_before.next_avail && q->next_used == q_before.next_used &&
+		 q->num_added == q_before.num_added);
 }
 
-static void one_op(struct in *in, struct vq *q, const struct gm *gm, uint16_t *last_head)
+static void one_op(struct fz_in *in, struct vq *q, const struct gm *gm, uint16_t *last_head)
 {
-	uint8_t op = (uint8_t)take(in, 1);
+	uint8_t op = (uint8_t)fz_take(in, 1);
 	uint16_t na = q->next_avail, nu = q->next_used, nadd = q->num_added;
 	bool flag = false;
 	int rc;
@@ -172,9 +140,9 @@ static void one_op(struct in *in, struct vq *q, const struct gm *gm, uint16_t *l
 		uint16_t head = 0xBEEF;
 
 		rc = vq_pop(q, gm, &head);
-		CHECK(rc == 1 || rc == 0 || rc == -ENODEV || rc == -EOVERFLOW || rc == -EFAULT ||
-		      rc == -ERANGE);
-		CHECK(q->next_avail == (uint16_t)(na + (rc == 1)));
+		FZ_CHECK(rc == 1 || rc == 0 || rc == -ENODEV || rc == -EOVERFLOW || rc == -EFAULT ||
+			 rc == -ERANGE);
+		FZ_CHECK(q->next_avail == (uint16_t)(na + (rc == 1)));
 		if (rc == 1) {
 			*last_head = head;
 			walk(q, gm, head);
@@ -182,66 +150,66 @@ static void one_op(struct in *in, struct vq *q, const struct gm *gm, uint16_t *l
 		break;
 	}
 	case 2:
-		walk(q, gm, (op & 0x80) ? (uint16_t)take(in, 2) : *last_head);
+		walk(q, gm, (op & 0x80) ? (uint16_t)fz_take(in, 2) : *last_head);
 		break;
 	case 3:
 	case 4: {
-		uint16_t head = (op & 0x80) ? (uint16_t)take(in, 2) : *last_head;
+		uint16_t head = (op & 0x80) ? (uint16_t)fz_take(in, 2) : *last_head;
 
-		rc = vq_add_used(q, gm, head, (uint32_t)take(in, 4));
-		CHECK(rc == 0 || rc == -EINVAL || rc == -EOVERFLOW || rc == -EFAULT);
-		CHECK(rc != -EINVAL || head >= q->size);
-		CHECK(q->next_used == (uint16_t)(nu + !rc));
-		CHECK(q->num_added == (uint16_t)(nadd + !rc));
+		rc = vq_add_used(q, gm, head, (uint32_t)fz_take(in, 4));
+		FZ_CHECK(rc == 0 || rc == -EINVAL || rc == -EOVERFLOW || rc == -EFAULT);
+		FZ_CHECK(rc != -EINVAL || head >= q->size);
+		FZ_CHECK(q->next_used == (uint16_t)(nu + !rc));
+		FZ_CHECK(q->num_added == (uint16_t)(nadd + !rc));
 		break;
 	}
 	case 5:
 		rc = vq_needs_notify(q, gm, &flag);
-		CHECK(rc <= 0);
+		FZ_CHECK(rc <= 0);
 		/* Only the EVENT_IDX computation consumes num_added (§3.9, as the crate). */
-		CHECK(q->num_added == ((!rc && q->event_idx) ? 0 : nadd));
-		CHECK(rc || q->event_idx || flag); /* without EVENT_IDX always notify */
+		FZ_CHECK(q->num_added == ((!rc && q->event_idx) ? 0 : nadd));
+		FZ_CHECK(rc || q->event_idx || flag); /* without EVENT_IDX always notify */
 		break;
 	case 6:
 		rc = (op & 0x80) ? vq_enable_notify(q, gm, &flag) : vq_disable_notify(q, gm);
-		CHECK(rc <= 0);
-		CHECK(q->next_avail == na && q->next_used == nu && q->num_added == nadd);
+		FZ_CHECK(rc <= 0);
+		FZ_CHECK(q->next_avail == na && q->next_used == nu && q->num_added == nadd);
 		break;
 	case 7:
 		vq_rewind(q);
-		CHECK(q->next_avail == (uint16_t)(na - 1));
+		FZ_CHECK(q->next_avail == (uint16_t)(na - 1));
 		break;
 	default:
-		vq_set_next_avail(q, (uint16_t)take(in, 2));
+		vq_set_next_avail(q, (uint16_t)fz_take(in, 2));
 		break;
 	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct in in = {data, size};
+	struct fz_in in = {data, size};
 	struct fz_mem mem;
 	struct vq q;
 	uint16_t last_head = 0;
-	uint8_t cfg = (uint8_t)take(&in, 1);
-	uint8_t layout = (uint8_t)take(&in, 1);
+	uint8_t cfg = (uint8_t)fz_take(&in, 1);
+	uint8_t layout = (uint8_t)fz_take(&in, 1);
 	/* Up to 1024 entries: the invariants scale, and the run stays fast. */
-	uint16_t qsize = (uint16_t)(1u << (take(&in, 1) % 11));
+	uint16_t qsize = (uint16_t)(1u << (fz_take(&in, 1) % 11));
 	uint64_t desc = pick_addr(&in), avail = pick_addr(&in), used = pick_addr(&in);
-	uint16_t next_avail = (uint16_t)take(&in, 2), next_used = (uint16_t)take(&in, 2);
-	struct in ops = {in.p, in.n < 128 ? in.n : 128};
+	uint16_t next_avail = (uint16_t)fz_take(&in, 2), next_used = (uint16_t)fz_take(&in, 2);
+	struct fz_in ops = {in.p, in.n < 128 ? in.n : 128};
 
-	log_set_sink(quiet, NULL);
+	fz_quiet_logs();
 	/* The op stream comes first so it survives any memory size. */
 	in.p += ops.n;
 	in.n -= ops.n;
-	CHECK(!vq_init(&q, 1024));
-	CHECK(!vq_set_size(&q, qsize));
+	FZ_CHECK(!vq_init(&q, 1024));
+	FZ_CHECK(!vq_set_size(&q, qsize));
 	/* Misaligned addresses are refused, whatever half carries them. */
 	set_addr(&q, VQ_DESC, desc);
 	set_addr(&q, VQ_AVAIL, avail);
 	set_addr(&q, VQ_USED, used);
-	CHECK(!(q.desc & 15) && !(q.avail & 1) && !(q.used & 3));
+	FZ_CHECK(!(q.desc & 15) && !(q.avail & 1) && !(q.used & 3));
 	vq_set_ready(&q, cfg & 1);
 	vq_set_event_idx(&q, cfg & 2);
 	vq_set_indirect(&q, cfg & 4);
@@ -255,7 +223,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		one_op(&ops, &q, mem.gm, &last_head);
 
 	vq_reset(&q);
-	CHECK(q.size == 1024 && !q.ready && !q.poisoned && !q.num_added);
+	FZ_CHECK(q.size == 1024 && !q.ready && !q.poisoned && !q.num_added);
 	vq_destroy(&q);
 	mem_free(&mem);
 	return 0;
