@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,12 +261,27 @@ void vblk_unpark(struct vblk *vb)
 	pthread_mutex_unlock(&vb->park_lock);
 }
 
-/* The PAUSE arm (§7.7). */
-static void worker_park(struct worker *w)
+/* A stop request is pending: checked while parked, where epoll is not watching. */
+static bool stop_pending(const struct worker *w)
+{
+	struct pollfd p = {.fd = w->stop_fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) > 0;
+}
+
+/*
+ * The PAUSE arm (§7.7); false if a stop arrived while parked. Reset and
+ * teardown unpark before they signal STOP, but a pause that was already
+ * queued can still park us after that unpark: polling the stop descriptor
+ * here keeps such a worker from sleeping through its stop until the join
+ * times out.
+ */
+static bool worker_park(struct worker *w)
 {
 	struct vblk *vb = w->vb;
 	uint64_t cnt, one = 1;
 	struct timespec ts;
+	bool stop = false;
 
 	/* Drain before parking: a pause issued while parked must park us again afterwards. */
 	if (read(w->pause_fd, &cnt, sizeof(cnt)) < 0) {
@@ -278,7 +294,8 @@ static void worker_park(struct worker *w)
 	pthread_mutex_unlock(&vb->parked_lock);
 
 	pthread_mutex_lock(&vb->park_lock);
-	while (atomic_load_explicit(&vb->paused, memory_order_acquire)) {
+	while (atomic_load_explicit(&vb->paused, memory_order_acquire) &&
+	       !(stop = stop_pending(w))) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += (long)VBLK_PARK_POLL_NS;
 		if (ts.tv_nsec >= (long)NSEC_PER_SEC) {
@@ -288,6 +305,7 @@ static void worker_park(struct worker *w)
 		pthread_cond_timedwait(&vb->park_cond, &vb->park_lock, &ts);
 	}
 	pthread_mutex_unlock(&vb->park_lock);
+	return !stop;
 }
 
 static struct vblk_outcome worker_redrain(void *opaque)
@@ -354,13 +372,17 @@ static bool worker_batch(struct worker *w, bool *blocked)
 		log_err("virtio-blk: worker epoll_wait failed: %s; worker exits", strerror(errno));
 		return false;
 	}
+	/* STOP wins over everything else in its batch, a PAUSE included. */
+	for (int i = 0; i < n; i++)
+		if (vblk_dispatch(ev[i].events, ev[i].data.u64) == VBLK_EV_STOP)
+			return false;
 	for (int i = 0; i < n; i++) {
 		if (ev[i].events & (EPOLLERR | EPOLLHUP))
 			log_warn("virtio-blk: worker fd with token %llu reports error/hangup",
 				 (unsigned long long)ev[i].data.u64);
 		switch (vblk_dispatch(ev[i].events, ev[i].data.u64)) {
 		case VBLK_EV_STOP:
-			return false; /* at once, even with kicks in the same batch */
+			return false; /* not reached: handled above */
 		case VBLK_EV_DRAIN:
 			drain = true;
 			break;
@@ -372,7 +394,8 @@ static bool worker_batch(struct worker *w, bool *blocked)
 				log_warn("virtio-blk: timerfd read failed: %s", strerror(errno));
 			break;
 		case VBLK_EV_PAUSE:
-			worker_park(w);
+			if (!worker_park(w))
+				return false;
 			break;
 		case VBLK_EV_SKIP:
 			log_warn("virtio-blk: unknown epoll token %llu",

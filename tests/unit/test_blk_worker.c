@@ -328,6 +328,25 @@ Test(blk_worker, reset_and_destroy_of_a_parked_worker_are_quick) /* spec §12 #1
 	cr_assert_lt(blk_fx_mono_ms() - t0, 500);
 }
 
+Test(blk_worker, queued_pause_never_outlives_a_reset) /* spec §7.7 with §5 phase 2 */
+{
+	fx_threaded(NULL);
+	for (int i = 0; i < 20; i++) {
+		uint64_t t0;
+
+		blk_fx_wire();
+		cr_assert(blk_fx_wait(not_paused, blk_fx.vb, 2000));
+		/* A pause still queued when the reset unparks and stops the worker. */
+		vblk_pause(blk_fx.vb);
+		if (i & 1)
+			usleep(200);
+		t0 = blk_fx_mono_ms();
+		vdrv_set_status(V, 0);
+		cr_assert_lt(blk_fx_mono_ms() - t0, 500, "round %d", i);
+		cr_assert_not_null(blk_fx.vb->respawn_pending, "round %d: state reclaimed", i);
+	}
+}
+
 Test(blk_worker, second_reset_keeps_the_pending_state) /* spec §12 #171 */
 {
 	struct blk_req r;
