@@ -14,6 +14,7 @@
 #include "virtio/guestmem.h"
 #include "vmm/acpi.h"
 #include "vmm/aml.h"
+#include "vmm/le.h"
 #include "vmm/memmap.h"
 
 #define ACPI_OEM_ID	 "KTSTR "
@@ -46,24 +47,6 @@
 
 #define ACPI_ENABLED 1u
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 uint8_t acpi_sum(const uint8_t *p, size_t len)
 {
 	uint8_t s = 0;
@@ -94,13 +77,13 @@ static void acpi_header(uint8_t *t, const char sig[4], uint32_t len, uint8_t rev
 	}
 	memset(t, 0, ACPI_HEADER_LEN);
 	memcpy(t, sig, 4);
-	put32(t + 4, len);
+	le_put32(t + 4, len);
 	t[8] = rev;
 	memcpy(t + 10, ACPI_OEM_ID, 6);
 	memcpy(t + 16, table_id, 8);
-	put32(t + 24, ACPI_OEM_REV);
+	le_put32(t + 24, ACPI_OEM_REV);
 	memcpy(t + 28, ACPI_CREATOR_ID, 4);
-	put32(t + 32, ACPI_CREATOR_REV);
+	le_put32(t + 32, ACPI_CREATOR_REV);
 }
 
 /* Header + zeroed body of `len` bytes, or -ENOSPC. */
@@ -128,8 +111,8 @@ int acpi_build_rsdp(uint8_t *buf, size_t cap, uint64_t xsdt_gpa)
 	memcpy(buf, "RSD PTR ", 8);
 	memcpy(buf + 9, ACPI_OEM_ID, 6);
 	buf[15] = 2; /* ACPI 2.0+: XSDT is used, RsdtAddress may stay 0 */
-	put32(buf + 20, ACPI_RSDP_LEN);
-	put64(buf + 24, xsdt_gpa);
+	le_put32(buf + 20, ACPI_RSDP_LEN);
+	le_put64(buf + 24, xsdt_gpa);
 	acpi_set_checksum(buf, 20, 8);		   /* ACPI 1.0 part */
 	acpi_set_checksum(buf, ACPI_RSDP_LEN, 32); /* whole structure */
 	return ACPI_RSDP_LEN;
@@ -143,7 +126,7 @@ int acpi_build_xsdt(uint8_t *buf, size_t cap, const uint64_t *tables, unsigned n
 	if (ret)
 		return ret;
 	for (unsigned i = 0; i < n; i++)
-		put64(buf + ACPI_HEADER_LEN + 8 * i, tables[i]);
+		le_put64(buf + ACPI_HEADER_LEN + 8 * i, tables[i]);
 	return acpi_table_finish(buf, len);
 }
 
@@ -153,7 +136,7 @@ static void gas_io8(uint8_t *g, uint16_t port)
 	g[1] = 8; /* bit width */
 	g[2] = 0; /* bit offset */
 	g[3] = GAS_ACCESS_BYTE;
-	put64(g + 4, port);
+	le_put64(g + 4, port);
 }
 
 int acpi_build_fadt(uint8_t *buf, size_t cap, uint64_t dsdt_gpa)
@@ -165,13 +148,13 @@ int acpi_build_fadt(uint8_t *buf, size_t cap, uint64_t dsdt_gpa)
 	if (dsdt_gpa > UINT32_MAX)
 		return -EINVAL;
 	/* Both DSDT fields, or ACPICA complains about a 32/64-bit mismatch. */
-	put32(buf + 40, (uint32_t)dsdt_gpa);
-	put16(buf + 109, FADT_IAPC_BOOT);
-	put32(buf + 112, FADT_FLAGS);
+	le_put32(buf + 40, (uint32_t)dsdt_gpa);
+	le_put16(buf + 109, FADT_IAPC_BOOT);
+	le_put32(buf + 112, FADT_FLAGS);
 	gas_io8(buf + 116, ACPI_RESET_PORT);
 	buf[128] = ACPI_RESET_VALUE;
 	buf[131] = FADT_MINOR;
-	put64(buf + 140, dsdt_gpa);
+	le_put64(buf + 140, dsdt_gpa);
 	gas_io8(buf + 244, ACPI_SLEEP_CTL_PORT);
 	gas_io8(buf + 256, ACPI_SLEEP_STS_PORT);
 	memcpy(buf + 268, "KTSTRKVM", 8);
@@ -203,8 +186,8 @@ int acpi_build_madt(uint8_t *buf, size_t cap, const struct topo_layout *l)
 	ret = acpi_table_start(buf, cap, "APIC", len, MADT_REV, NULL);
 	if (ret)
 		return ret;
-	put32(buf + 36, (uint32_t)MEMMAP_LAPIC_BASE);
-	put32(buf + 40, 0); /* no PCAT_COMPAT: there is no 8259 in the HW-reduced model */
+	le_put32(buf + 36, (uint32_t)MEMMAP_LAPIC_BASE);
+	le_put32(buf + 40, 0); /* no PCAT_COMPAT: there is no 8259 in the HW-reduced model */
 	p = buf + 44;
 	/* Linux numbers CPUs in MADT order, type 0 and type 9 interleaved. */
 	for (unsigned cpu = 0; cpu < l->nr_cpus; cpu++) {
@@ -215,22 +198,22 @@ int acpi_build_madt(uint8_t *buf, size_t cap, const struct topo_layout *l)
 			p[1] = MADT_LEN_LAPIC;
 			p[2] = (uint8_t)cpu;
 			p[3] = (uint8_t)id;
-			put32(p + 4, ACPI_ENABLED);
+			le_put32(p + 4, ACPI_ENABLED);
 			p += MADT_LEN_LAPIC;
 		} else {
 			p[0] = 9;
 			p[1] = MADT_LEN_X2APIC;
-			put32(p + 4, id);
-			put32(p + 8, ACPI_ENABLED);
-			put32(p + 12, cpu);
+			le_put32(p + 4, id);
+			le_put32(p + 8, ACPI_ENABLED);
+			le_put32(p + 12, cpu);
 			p += MADT_LEN_X2APIC;
 		}
 	}
 	p[0] = 1;
 	p[1] = MADT_LEN_IOAPIC;
 	p[2] = ACPI_IOAPIC_ID;
-	put32(p + 4, (uint32_t)MEMMAP_IOAPIC_BASE);
-	put32(p + 8, 0); /* GSI base */
+	le_put32(p + 4, (uint32_t)MEMMAP_IOAPIC_BASE);
+	le_put32(p + 8, 0); /* GSI base */
 	p += MADT_LEN_IOAPIC;
 	if (any_lapic) { /* LINT1 = NMI on every processor */
 		p[0] = 4;
@@ -242,7 +225,7 @@ int acpi_build_madt(uint8_t *buf, size_t cap, const struct topo_layout *l)
 	if (any_x2) {
 		p[0] = 0xA;
 		p[1] = MADT_LEN_X2NMI;
-		put32(p + 4, 0xFFFFFFFFu);
+		le_put32(p + 4, 0xFFFFFFFFu);
 		p[8] = 1;
 	}
 	return acpi_table_finish(buf, len);
@@ -258,7 +241,7 @@ int acpi_build_srat(uint8_t *buf, size_t cap, const struct topo_layout *l, const
 	ret = acpi_table_start(buf, cap, "SRAT", len, SRAT_REV, NULL);
 	if (ret)
 		return ret;
-	put32(buf + 36, 1); /* reserved, must be 1 for compatibility */
+	le_put32(buf + 36, 1); /* reserved, must be 1 for compatibility */
 	p = buf + 48;
 	/* Type 2 for every CPU: valid for any ID once the APIC driver accepts it (§3.7). */
 	for (unsigned cpu = 0; cpu < l->nr_cpus; cpu++) {
@@ -267,18 +250,18 @@ int acpi_build_srat(uint8_t *buf, size_t cap, const struct topo_layout *l, const
 		topo_cpu_decompose(&l->topo, cpu, &c);
 		p[0] = 2;
 		p[1] = SRAT_LEN_X2APIC;
-		put32(p + 4, c.node);
-		put32(p + 8, topo_apic_id(l, cpu));
-		put32(p + 12, ACPI_ENABLED);
+		le_put32(p + 4, c.node);
+		le_put32(p + 8, topo_apic_id(l, cpu));
+		le_put32(p + 12, ACPI_ENABLED);
 		p += SRAT_LEN_X2APIC;
 	}
 	for (unsigned i = 0; i < mm->nr_numa; i++) {
 		p[0] = 1;
 		p[1] = SRAT_LEN_MEM;
-		put32(p + 2, mm->numa[i].node);
-		put64(p + 8, mm->numa[i].gpa);
-		put64(p + 16, mm->numa[i].size);
-		put32(p + 28, ACPI_ENABLED);
+		le_put32(p + 2, mm->numa[i].node);
+		le_put64(p + 8, mm->numa[i].gpa);
+		le_put64(p + 16, mm->numa[i].size);
+		le_put32(p + 28, ACPI_ENABLED);
 		p += SRAT_LEN_MEM;
 	}
 	return acpi_table_finish(buf, len);
@@ -313,7 +296,7 @@ int acpi_build_slit(uint8_t *buf, size_t cap, unsigned nodes, const uint8_t *dis
 	ret = acpi_table_start(buf, cap, "SLIT", len, SLIT_REV, NULL);
 	if (ret)
 		return ret;
-	put64(buf + 36, nodes);
+	le_put64(buf + 36, nodes);
 	m = buf + 44;
 	for (unsigned i = 0; i < nodes; i++)
 		for (unsigned j = 0; j < nodes; j++)

@@ -14,6 +14,7 @@
 #include "topo/topo.h"
 #include "virtio/guestmem.h"
 #include "vmm/boot_x86.h"
+#include "vmm/le.h"
 #include "vmm/memmap.h"
 
 /* Setup-header file offsets (§1.1). */
@@ -63,21 +64,6 @@ _Static_assert(offsetof(struct boot_params, e820_table) == 0x2D0, "e820_table");
 _Static_assert(BOOT_RESET_VECTOR >= 0xE0000 && BOOT_RESET_VECTOR + BOOT_RESET_STUB_LEN <= 0x100000,
 	       "reset stub inside the reserved BIOS window");
 
-static uint16_t rd16(const uint8_t *p, size_t off)
-{
-	return (uint16_t)(p[off] | p[off + 1] << 8);
-}
-
-static uint32_t rd32(const uint8_t *p, size_t off)
-{
-	return (uint32_t)rd16(p, off) | (uint32_t)rd16(p, off + 2) << 16;
-}
-
-static uint64_t rd64(const uint8_t *p, size_t off)
-{
-	return (uint64_t)rd32(p, off) | (uint64_t)rd32(p, off + 4) << 32;
-}
-
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
 	return (v + a - 1) & ~(a - 1);
@@ -96,18 +82,18 @@ int boot_parse_bzimage(const void *img, size_t len, struct boot_image *out, char
 			  len);
 		return -ENOEXEC;
 	}
-	if (rd16(p, HDR_BOOT_FLAG) != BOOT_FLAG_MAGIC) {
+	if (le_get16(p + HDR_BOOT_FLAG) != BOOT_FLAG_MAGIC) {
 		topo_errf(err, errlen, "bzImage: boot_flag is 0x%04X, expected 0xAA55",
-			  rd16(p, HDR_BOOT_FLAG));
+			  le_get16(p + HDR_BOOT_FLAG));
 		return -ENOEXEC;
 	}
-	if (rd32(p, HDR_MAGIC) != HDR_MAGIC_HDRS) {
+	if (le_get32(p + HDR_MAGIC) != HDR_MAGIC_HDRS) {
 		topo_errf(err, errlen,
 			  "bzImage: no \"HdrS\" signature (kernel too old or not a "
 			  "bzImage)");
 		return -ENOEXEC;
 	}
-	bi.version = rd16(p, HDR_VERSION);
+	bi.version = le_get16(p + HDR_VERSION);
 	if (bi.version < HDR_MIN_VERSION) {
 		topo_errf(err, errlen,
 			  "bzImage: boot protocol %u.%02u, at least 2.12 is needed for the 64-bit "
@@ -129,7 +115,7 @@ int boot_parse_bzimage(const void *img, size_t len, struct boot_image *out, char
 		return -ENOEXEC;
 	}
 	bi.payload_len = len - bi.payload_offset;
-	bi.syssize = rd32(p, HDR_SYSSIZE);
+	bi.syssize = le_get32(p + HDR_SYSSIZE);
 	sys_bytes = (uint64_t)bi.syssize * 16;
 	if (sys_bytes > bi.payload_len) {
 		topo_errf(
@@ -145,7 +131,7 @@ int boot_parse_bzimage(const void *img, size_t len, struct boot_image *out, char
 		topo_errf(err, errlen, "bzImage: LOADED_HIGH clear (a zImage, not a bzImage)");
 		return -ENOEXEC;
 	}
-	bi.xloadflags = rd16(p, HDR_XLOADFLAGS);
+	bi.xloadflags = le_get16(p + HDR_XLOADFLAGS);
 	if (!(bi.xloadflags & XLF_KERNEL_64)) {
 		topo_errf(err, errlen, "bzImage: no 64-bit entry point (XLF_KERNEL_64 clear)");
 		return -ENOEXEC;
@@ -153,7 +139,7 @@ int boot_parse_bzimage(const void *img, size_t len, struct boot_image *out, char
 
 	bi.relocatable = p[HDR_RELOCATABLE];
 	bi.min_alignment = p[HDR_MIN_ALIGNMENT];
-	bi.kernel_alignment = rd32(p, HDR_KERNEL_ALIGNMENT);
+	bi.kernel_alignment = le_get32(p + HDR_KERNEL_ALIGNMENT);
 	/*
 	 * The decompressor rounds its target up to kernel_alignment: 0 would
 	 * send it to 4 GiB, a non-power-of-two breaks the rounding.
@@ -165,10 +151,10 @@ int boot_parse_bzimage(const void *img, size_t len, struct boot_image *out, char
 			  bi.kernel_alignment, bi.min_alignment);
 		return -ENOEXEC;
 	}
-	bi.initrd_addr_max = rd32(p, HDR_INITRD_ADDR_MAX);
-	bi.cmdline_size = rd32(p, HDR_CMDLINE_SIZE);
-	bi.pref_address = rd64(p, HDR_PREF_ADDRESS);
-	bi.init_size = rd32(p, HDR_INIT_SIZE);
+	bi.initrd_addr_max = le_get32(p + HDR_INITRD_ADDR_MAX);
+	bi.cmdline_size = le_get32(p + HDR_CMDLINE_SIZE);
+	bi.pref_address = le_get64(p + HDR_PREF_ADDRESS);
+	bi.init_size = le_get32(p + HDR_INIT_SIZE);
 	if (!bi.init_size) {
 		topo_errf(err, errlen, "bzImage: init_size is 0");
 		return -ENOEXEC;

@@ -8,22 +8,8 @@
 #include <unistd.h>
 
 #include "vmm/acpi.h"
+#include "vmm/le.h"
 #include "vmm/memmap.h"
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
 
 static struct topo_layout layout(const char *s)
 {
@@ -46,7 +32,7 @@ static void assert_vector(const uint8_t *got, size_t n, const uint8_t *want)
 static void assert_header(const uint8_t *t, const char *sig, size_t len, uint8_t rev)
 {
 	cr_assert_eq(memcmp(t, sig, 4), 0, "signature %.4s", (const char *)t);
-	cr_assert_eq(rd32(t + 4), len, "%s length %u", sig, rd32(t + 4));
+	cr_assert_eq(le_get32(t + 4), len, "%s length %u", sig, le_get32(t + 4));
 	cr_assert_eq(t[8], rev, "%s revision", sig);
 	cr_assert_eq(memcmp(t + 10, "KTSTR ", 6), 0);
 	cr_assert_eq(memcmp(t + 28, "KTST", 4), 0);
@@ -97,17 +83,17 @@ Test(acpi, fadt_hardware_reduced_fields)
 	cr_assert_eq(acpi_build_fadt(f, sizeof(f), 0xE1234), 276);
 	assert_header(f, "FACP", 276, 6);
 	cr_assert_eq(f[131], 5, "minor version");
-	cr_assert_eq(rd32(f + 112), 0x00100430);
-	cr_assert_eq(rd16(f + 109), 0x0024);
+	cr_assert_eq(le_get32(f + 112), 0x00100430);
+	cr_assert_eq(le_get16(f + 109), 0x0024);
 	assert_vector(f + 116, 12, reset_gas);
 	cr_assert_eq(f[128], 0xFE);
-	cr_assert_eq(rd32(f + 40), 0xE1234);
-	cr_assert_eq(rd64(f + 140), 0xE1234);
+	cr_assert_eq(le_get32(f + 40), 0xE1234);
+	cr_assert_eq(le_get64(f + 140), 0xE1234);
 	assert_vector(f + 244, 12, sleep_ctl);
 	assert_vector(f + 256, 12, sleep_sts);
 	cr_assert_eq(memcmp(f + 268, "KTSTRKVM", 8), 0);
 	/* Every PM block, SCI, SMI, GPE and X_ PM GAS is zero. */
-	cr_assert_eq(rd32(f + 36), 0, "FIRMWARE_CTRL");
+	cr_assert_eq(le_get32(f + 36), 0, "FIRMWARE_CTRL");
 	for (size_t i = 44; i < 109; i++)
 		cr_assert_eq(f[i], 0, "byte %zu", i);
 	for (size_t i = 132; i < 140; i++)
@@ -151,8 +137,8 @@ static void check_madt(const char *topo, size_t want_len)
 
 	cr_assert_eq(len, (int)want_len, "%s: MADT %d bytes", topo, len);
 	assert_header(m, "APIC", want_len, 5);
-	cr_assert_eq(rd32(m + 36), 0xFEE00000);
-	cr_assert_eq(rd32(m + 40), 0, "flags 0: HW-reduced, no PCAT_COMPAT");
+	cr_assert_eq(le_get32(m + 36), 0xFEE00000);
+	cr_assert_eq(le_get32(m + 40), 0, "flags 0: HW-reduced, no PCAT_COMPAT");
 	for (size_t off = 44; off < (size_t)len;) {
 		const uint8_t *e = m + off;
 
@@ -164,23 +150,23 @@ static void check_madt(const char *topo, size_t want_len)
 			cr_assert_eq(e[3], topo_apic_id(&l, cpu), "CPU %u", cpu);
 			cr_assert_neq(e[3], 0xFF);
 			cr_assert_eq(e[2], cpu);
-			cr_assert_eq(rd32(e + 4), 1);
+			cr_assert_eq(le_get32(e + 4), 1);
 			cpu++;
 			n0++;
 			break;
 		case 9:
 			cr_assert_eq(e[1], 16);
 			cr_assert_geq(topo_apic_id(&l, cpu), 255);
-			cr_assert_eq(rd32(e + 4), topo_apic_id(&l, cpu), "CPU %u", cpu);
-			cr_assert_eq(rd32(e + 8), 1);
-			cr_assert_eq(rd32(e + 12), cpu);
+			cr_assert_eq(le_get32(e + 4), topo_apic_id(&l, cpu), "CPU %u", cpu);
+			cr_assert_eq(le_get32(e + 8), 1);
+			cr_assert_eq(le_get32(e + 12), cpu);
 			cpu++;
 			n9++;
 			break;
 		case 1:
 			cr_assert_eq(e[1], 12);
-			cr_assert_eq(rd32(e + 4), 0xFEC00000);
-			cr_assert_eq(rd32(e + 8), 0);
+			cr_assert_eq(le_get32(e + 4), 0xFEC00000);
+			cr_assert_eq(le_get32(e + 8), 0);
 			ioapic++;
 			break;
 		case 4:
@@ -191,7 +177,7 @@ static void check_madt(const char *topo, size_t want_len)
 			break;
 		case 0xA:
 			cr_assert_eq(e[1], 12);
-			cr_assert_eq(rd32(e + 4), 0xFFFFFFFF);
+			cr_assert_eq(le_get32(e + 4), 0xFFFFFFFF);
 			cr_assert_eq(e[8], 1);
 			x2nmi++;
 			break;
@@ -253,26 +239,26 @@ Test(acpi, srat_cpu_and_memory_affinity)
 
 	cr_assert_eq(len, (int)want);
 	assert_header(s, "SRAT", want, 3);
-	cr_assert_eq(rd32(s + 36), 1);
-	cr_assert_eq(rd64(s + 40), 0);
+	cr_assert_eq(le_get32(s + 36), 1);
+	cr_assert_eq(le_get64(s + 40), 0);
 	e = s + 48;
 	for (unsigned cpu = 0; cpu < 16; cpu++, e += 24) {
 		cr_assert_eq(e[0], 2);
 		cr_assert_eq(e[1], 24);
-		cr_assert_eq(rd32(e + 4), cpu / 8, "CPU %u node", cpu);
-		cr_assert_eq(rd32(e + 8), topo_apic_id(&l, cpu));
-		cr_assert_eq(rd32(e + 12), 1);
+		cr_assert_eq(le_get32(e + 4), cpu / 8, "CPU %u node", cpu);
+		cr_assert_eq(le_get32(e + 8), topo_apic_id(&l, cpu));
+		cr_assert_eq(le_get32(e + 12), 1);
 	}
 	for (unsigned i = 0; i < mm.nr_numa; i++, e += 40) {
-		uint64_t base = rd64(e + 8), size = rd64(e + 16);
+		uint64_t base = le_get64(e + 8), size = le_get64(e + 16);
 
 		cr_assert_eq(e[0], 1);
 		cr_assert_eq(e[1], 40);
-		cr_assert_eq(rd32(e + 28), 1, "enabled");
+		cr_assert_eq(le_get32(e + 28), 1, "enabled");
 		cr_assert(base + size <= MEMMAP_HOLE_START || base >= MEMMAP_HOLE_END,
 			  "split at the hole");
 		/* node 0 owns RAM [0, 2.5 GiB), node 1 the rest */
-		cr_assert_eq(rd32(e + 2), base < 2560 * MEMMAP_MiB ? 0u : 1u);
+		cr_assert_eq(le_get32(e + 2), base < 2560 * MEMMAP_MiB ? 0u : 1u);
 		covered += size;
 	}
 	/* Covers E820 RAM exactly (well within Linux's 1 MiB tolerance). */
@@ -358,23 +344,23 @@ static size_t build_all(const char *topo, uint64_t ram, unsigned ndev, const cha
 	cr_assert_eq(memcmp(window, "RSD PTR ", 8), 0);
 	cr_assert_eq(acpi_sum(window, 20), 0);
 	cr_assert_eq(acpi_sum(window, 36), 0);
-	xsdt = table_at(rd64(window + 24));
-	cr_assert_eq(rd64(window + 24) % 8, 0);
+	xsdt = table_at(le_get64(window + 24));
+	cr_assert_eq(le_get64(window + 24) % 8, 0);
 	assert_header(xsdt, "XSDT", 36 + 8 * nsig, 1);
 	for (unsigned i = 0; i < nsig; i++) {
-		uint64_t gpa = rd64(xsdt + 36 + 8 * i);
+		uint64_t gpa = le_get64(xsdt + 36 + 8 * i);
 		const uint8_t *t = table_at(gpa);
 
 		cr_assert_eq(gpa % 8, 0, "8-byte aligned");
 		cr_assert_eq(memcmp(t, sigs[i], 4), 0, "XSDT[%u] is %.4s", i, (const char *)t);
-		cr_assert_eq(acpi_sum(t, rd32(t + 4)), 0);
-		cr_assert_leq(gpa + rd32(t + 4), ACPI_RSDP_ADDR + used);
+		cr_assert_eq(acpi_sum(t, le_get32(t + 4)), 0);
+		cr_assert_leq(gpa + le_get32(t + 4), ACPI_RSDP_ADDR + used);
 	}
-	fadt = table_at(rd64(xsdt + 36));
-	cr_assert_eq(rd32(fadt + 40), rd64(fadt + 140));
-	dsdt = table_at(rd64(fadt + 140));
+	fadt = table_at(le_get64(xsdt + 36));
+	cr_assert_eq(le_get32(fadt + 40), le_get64(fadt + 140));
+	dsdt = table_at(le_get64(fadt + 140));
 	cr_assert_eq(memcmp(dsdt, "DSDT", 4), 0);
-	cr_assert_eq(acpi_sum(dsdt, rd32(dsdt + 4)), 0);
+	cr_assert_eq(acpi_sum(dsdt, le_get32(dsdt + 4)), 0);
 	return used;
 }
 
@@ -468,11 +454,11 @@ Test(acpi, iasl_disassembles_without_errors)
 	}
 	build_all("2n4l3c2t", 5 * MEMMAP_GiB, 2, sigs, 4);
 	cr_assert_not_null(mkdtemp(dir));
-	xsdt = table_at(rd64(window + 24));
+	xsdt = table_at(le_get64(window + 24));
 	tabs[nt++] = xsdt;
 	for (unsigned i = 0; i < 4; i++)
-		tabs[nt++] = table_at(rd64(xsdt + 36 + 8 * i));
-	tabs[nt++] = table_at(rd64(tabs[1] + 140));
+		tabs[nt++] = table_at(le_get64(xsdt + 36 + 8 * i));
+	tabs[nt++] = table_at(le_get64(tabs[1] + 140));
 	for (unsigned i = 0; i < nt; i++) {
 		char path[256];
 		FILE *f;
@@ -481,7 +467,7 @@ Test(acpi, iasl_disassembles_without_errors)
 		snprintf(path, sizeof(path), "%s/t%u.dat", dir, i);
 		f = fopen(path, "wb");
 		cr_assert_not_null(f);
-		cr_assert_eq(fwrite(tabs[i], 1, rd32(tabs[i] + 4), f), rd32(tabs[i] + 4));
+		cr_assert_eq(fwrite(tabs[i], 1, le_get32(tabs[i] + 4), f), le_get32(tabs[i] + 4));
 		fclose(f);
 		snprintf(cmd, sizeof(cmd),
 			 "cd %s && iasl -d t%u.dat >t%u.log 2>&1 && "

@@ -12,6 +12,7 @@
 
 #include "virtio/guestmem.h"
 #include "vmm/boot_x86.h"
+#include "vmm/le.h"
 #include "vmm/memmap.h"
 
 #define MiB    MEMMAP_MiB
@@ -20,29 +21,6 @@
 /* Debian 6.1 cloud kernel header values (§1.1 [Deb]). */
 #define DEB61_INIT_SIZE 0x3378000u
 #define DEB72_INIT_SIZE 0x3C3B000u
-
-static void wr16(uint8_t *p, size_t off, uint16_t v)
-{
-	p[off] = (uint8_t)v;
-	p[off + 1] = (uint8_t)(v >> 8);
-}
-
-static void wr32(uint8_t *p, size_t off, uint32_t v)
-{
-	wr16(p, off, (uint16_t)v);
-	wr16(p, off + 2, (uint16_t)(v >> 16));
-}
-
-static uint32_t rd32(const uint8_t *p, size_t off)
-{
-	return (uint32_t)p[off] | (uint32_t)p[off + 1] << 8 | (uint32_t)p[off + 2] << 16 |
-	       (uint32_t)p[off + 3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *p, size_t off)
-{
-	return (uint64_t)rd32(p, off) | (uint64_t)rd32(p, off + 4) << 32;
-}
 
 /*
  * A synthetic bzImage: setup code (39 sectors + boot sector) then `payload`
@@ -60,27 +38,27 @@ static uint8_t *mk_image(size_t payload, uint32_t init_size, size_t *len)
 		p[i] = (uint8_t)(0xA5 ^ (i * 13));
 	p[0x1EF] = 0xFF; /* sentinel, as header.S leaves it */
 	p[0x1F1] = 39;
-	wr32(p, 0x1F4, (uint32_t)((payload - 1408) / 16));
-	wr16(p, 0x1FE, 0xAA55);
+	le_put32(p + 0x1F4, (uint32_t)((payload - 1408) / 16));
+	le_put16(p + 0x1FE, 0xAA55);
 	p[0x200] = 0xEB;
 	p[0x201] = 0x6A; /* header ends at 0x26C */
 	memcpy(p + 0x202, "HdrS", 4);
-	wr16(p, 0x206, 0x020F);
+	le_put16(p + 0x206, 0x020F);
 	p[0x210] = 0;	 /* type_of_loader */
 	p[0x211] = 0x01; /* LOADED_HIGH */
-	wr32(p, 0x218, 0);
-	wr32(p, 0x21C, 0);
-	wr32(p, 0x228, 0);
-	wr32(p, 0x22C, 0x7FFFFFFF);
-	wr32(p, 0x230, 0x200000);
+	le_put32(p + 0x218, 0);
+	le_put32(p + 0x21C, 0);
+	le_put32(p + 0x228, 0);
+	le_put32(p + 0x22C, 0x7FFFFFFF);
+	le_put32(p + 0x230, 0x200000);
 	p[0x234] = 1;
 	p[0x235] = 21;
-	wr16(p, 0x236, 0x7F);
-	wr32(p, 0x238, 0x7FF);
-	memset(p + 0x250, 0, 8);   /* setup_data */
-	wr32(p, 0x258, 0x1000000); /* pref_address */
-	wr32(p, 0x25C, 0);
-	wr32(p, 0x260, init_size);
+	le_put16(p + 0x236, 0x7F);
+	le_put32(p + 0x238, 0x7FF);
+	memset(p + 0x250, 0, 8);	/* setup_data */
+	le_put32(p + 0x258, 0x1000000); /* pref_address */
+	le_put32(p + 0x25C, 0);
+	le_put32(p + 0x260, init_size);
 	*len = n;
 	return p;
 }
@@ -134,7 +112,7 @@ Test(boot_x86, parses_debian_61_and_72_header_values)
 	cr_assert_eq(bi.payload_len, 0x20000, "not syssize*16");
 	cr_assert_eq(bi.init_size, DEB61_INIT_SIZE);
 	cr_assert_eq(bi.image, img);
-	wr32(img, 0x260, DEB72_INIT_SIZE);
+	le_put32(img + 0x260, DEB72_INIT_SIZE);
 	bi = parse_ok(img, len);
 	cr_assert_eq(bi.init_size, DEB72_INIT_SIZE);
 	free(img);
@@ -187,13 +165,13 @@ Test(boot_x86, rejects_corrupted_real_vmlinuz)
 	c[0x202] = 'X';
 	parse_bad(c, len, "HdrS");
 	memcpy(c, img, len);
-	wr16(c, 0x206, 0x020B);
+	le_put16(c + 0x206, 0x020B);
 	parse_bad(c, len, "2.11");
 	memcpy(c, img, len);
 	c[0x236] &= (uint8_t)~1;
 	parse_bad(c, len, "XLF_KERNEL_64");
 	memcpy(c, img, len);
-	wr32(c, 0x230, 0x300000);
+	le_put32(c + 0x230, 0x300000);
 	parse_bad(c, len, "kernel_alignment");
 	/* Truncated: half the payload gone. */
 	parse_bad(img, 0x5000 + (len - 0x5000) / 2, "syssize");
@@ -225,7 +203,7 @@ Test(boot_x86, rejects_file_shorter_than_header, .init = image_setup, .fini = im
 
 Test(boot_x86, rejects_bad_boot_flag, .init = image_setup, .fini = image_teardown)
 {
-	wr16(fx_img, 0x1FE, 0x55AA);
+	le_put16(fx_img + 0x1FE, 0x55AA);
 	parse_bad(fx_img, fx_len, "0x55AA");
 }
 
@@ -237,15 +215,15 @@ Test(boot_x86, rejects_missing_hdrs, .init = image_setup, .fini = image_teardown
 
 Test(boot_x86, rejects_protocol_2_11, .init = image_setup, .fini = image_teardown)
 {
-	wr16(fx_img, 0x206, 0x020B);
+	le_put16(fx_img + 0x206, 0x020B);
 	parse_bad(fx_img, fx_len, "2.11");
-	wr16(fx_img, 0x206, 0x020C);
+	le_put16(fx_img + 0x206, 0x020C);
 	parse_ok(fx_img, fx_len);
 }
 
 Test(boot_x86, rejects_no_64bit_entry, .init = image_setup, .fini = image_teardown)
 {
-	wr16(fx_img, 0x236, 0x7E);
+	le_put16(fx_img + 0x236, 0x7E);
 	parse_bad(fx_img, fx_len, "XLF_KERNEL_64");
 }
 
@@ -257,17 +235,17 @@ Test(boot_x86, rejects_loaded_high_clear, .init = image_setup, .fini = image_tea
 
 Test(boot_x86, rejects_bad_kernel_alignment, .init = image_setup, .fini = image_teardown)
 {
-	wr32(fx_img, 0x230, 0);
+	le_put32(fx_img + 0x230, 0);
 	parse_bad(fx_img, fx_len, "kernel_alignment");
-	wr32(fx_img, 0x230, 0x300000);
+	le_put32(fx_img + 0x230, 0x300000);
 	parse_bad(fx_img, fx_len, "kernel_alignment");
-	wr32(fx_img, 0x230, 0x100000); /* below 1 << 21 */
+	le_put32(fx_img + 0x230, 0x100000); /* below 1 << 21 */
 	parse_bad(fx_img, fx_len, "kernel_alignment");
-	wr32(fx_img, 0x230, 0x200000);
+	le_put32(fx_img + 0x230, 0x200000);
 	fx_img[0x235] = 40; /* shift out of range: refused, no UB */
 	parse_bad(fx_img, fx_len, "kernel_alignment");
 	fx_img[0x235] = 21;
-	wr32(fx_img, 0x230, 0x80000000);
+	le_put32(fx_img + 0x230, 0x80000000);
 	parse_ok(fx_img, fx_len);
 }
 
@@ -283,7 +261,7 @@ Test(boot_x86, rejects_zero_init_size)
 Test(boot_x86, rejects_payload_offset_past_end, .init = image_setup, .fini = image_teardown)
 {
 	fx_img[0x1F1] = 255; /* payload at 0x20000 > 0x7000-byte file */
-	wr32(fx_img, 0x1F4, 0);
+	le_put32(fx_img + 0x1F4, 0);
 	parse_bad(fx_img, fx_len, "setup_sects 255");
 	/* Exactly at the end: no payload byte left. */
 	fx_img[0x1F1] = 39;
@@ -292,11 +270,11 @@ Test(boot_x86, rejects_payload_offset_past_end, .init = image_setup, .fini = ima
 
 Test(boot_x86, rejects_syssize_beyond_file, .init = image_setup, .fini = image_teardown)
 {
-	wr32(fx_img, 0x1F4, 0x2000 / 16 + 1);
+	le_put32(fx_img + 0x1F4, 0x2000 / 16 + 1);
 	parse_bad(fx_img, fx_len, "syssize");
-	wr32(fx_img, 0x1F4, 0xFFFFFFFF); /* 64-bit product, no wrap */
+	le_put32(fx_img + 0x1F4, 0xFFFFFFFF); /* 64-bit product, no wrap */
 	parse_bad(fx_img, fx_len, "syssize");
-	wr32(fx_img, 0x1F4, 0x2000 / 16);
+	le_put32(fx_img + 0x1F4, 0x2000 / 16);
 	parse_ok(fx_img, fx_len);
 }
 
@@ -415,21 +393,21 @@ Test(boot_x86, zero_page_contents)
 	cr_assert_eq(z[0x1EF], 0, "sentinel cleared although the image has 0xFF");
 	cr_assert_eq(img[0x1EF], 0xFF);
 	cr_assert_eq(z[0x210], 0xFF, "type_of_loader");
-	cr_assert_eq(rd32(z, 0x228), 0x20000, "cmd_line_ptr");
-	cr_assert_eq(rd64(z, 0x70), 0xE0000, "acpi_rsdp_addr");
-	cr_assert_eq(rd32(z, 0x218), 0x9000000);
-	cr_assert_eq(rd32(z, 0x21C), 0x123456);
-	cr_assert_eq(rd32(z, 0xC0), 0, "ext_ramdisk_image");
-	cr_assert_eq(rd32(z, 0xC4), 0, "ext_ramdisk_size");
-	cr_assert_eq(rd32(z, 0xC8), 0, "ext_cmd_line_ptr");
+	cr_assert_eq(le_get32(z + 0x228), 0x20000, "cmd_line_ptr");
+	cr_assert_eq(le_get64(z + 0x70), 0xE0000, "acpi_rsdp_addr");
+	cr_assert_eq(le_get32(z + 0x218), 0x9000000);
+	cr_assert_eq(le_get32(z + 0x21C), 0x123456);
+	cr_assert_eq(le_get32(z + 0xC0), 0, "ext_ramdisk_image");
+	cr_assert_eq(le_get32(z + 0xC4), 0, "ext_ramdisk_size");
+	cr_assert_eq(le_get32(z + 0xC8), 0, "ext_cmd_line_ptr");
 	cr_assert_eq(z[0x1E8], 3);
 	/* Packed 20-byte entries from 0x2D0. */
-	cr_assert_eq(rd64(z, 0x2D0), 0);
-	cr_assert_eq(rd64(z, 0x2D8), 0x9FC00);
-	cr_assert_eq(rd32(z, 0x2E0), 1);
-	cr_assert_eq(rd64(z, 0x2E4), 0xE0000);
-	cr_assert_eq(rd32(z, 0x2F4), 2);
-	cr_assert_eq(rd64(z, 0x2F8), 0x100000);
+	cr_assert_eq(le_get64(z + 0x2D0), 0);
+	cr_assert_eq(le_get64(z + 0x2D8), 0x9FC00);
+	cr_assert_eq(le_get32(z + 0x2E0), 1);
+	cr_assert_eq(le_get64(z + 0x2E4), 0xE0000);
+	cr_assert_eq(le_get32(z + 0x2F4), 2);
+	cr_assert_eq(le_get64(z + 0x2F8), 0x100000);
 	/* Header bytes come from the image, except the fields written on top. */
 	for (size_t i = 0x1F1; i < bi.hdr_end; i++) {
 		bool ours = i == 0x210 || (i >= 0x218 && i < 0x220) || (i >= 0x228 && i < 0x22C);
@@ -437,7 +415,7 @@ Test(boot_x86, zero_page_contents)
 		if (!ours)
 			cr_assert_eq(z[i], img[i], "header byte 0x%zx", i);
 	}
-	cr_assert_eq(rd32(z, 0x260), DEB61_INIT_SIZE);
+	cr_assert_eq(le_get32(z + 0x260), DEB61_INIT_SIZE);
 	free(img);
 }
 
@@ -450,8 +428,8 @@ Test(boot_x86, zero_page_without_initrd_and_limits)
 	struct boot_zp_args a = {.cmdline_gpa = BOOT_CMDLINE_ADDR, .rsdp_gpa = 0xE0000};
 
 	cr_assert_eq(boot_build_zero_page(&zp, &bi, &a), 0);
-	cr_assert_eq(rd32(z, 0x218), 0);
-	cr_assert_eq(rd32(z, 0x21C), 0);
+	cr_assert_eq(le_get32(z + 0x218), 0);
+	cr_assert_eq(le_get32(z + 0x21C), 0);
 	cr_assert_eq(z[0x1E8], 0);
 	a.nr_e820 = 129;
 	a.e820 = e820_demo;
@@ -680,7 +658,7 @@ Test(boot_x86, msr_list)
 
 static uint32_t lvt(const struct kvm_lapic_state *l, unsigned off)
 {
-	return rd32((const uint8_t *)l->regs, off);
+	return le_get32(l->regs + off);
 }
 
 /* spec §5 #10 */
@@ -701,7 +679,7 @@ Test(boot_x86, lapic_lint_patch)
 	for (unsigned i = 0; i < 1024; i++)
 		base.regs[i] = (char)(i * 29);
 	for (unsigned off = 0x320; off <= 0x370; off += 0x10)
-		wr32((uint8_t *)base.regs, off, 0x10000);
+		le_put32((uint8_t *)base.regs + off, 0x10000);
 	for (unsigned k = 0; k < 4; k++) {
 		l = base;
 		boot_lapic_patch(&l, c[k].bsp, c[k].hw);
@@ -749,21 +727,21 @@ static void check_loaded(struct guest *g, const struct boot_image *bi, const str
 		memcmp(g->ram + BOOT_KERNEL_LOAD, bi->image + bi->payload_offset, bi->payload_len),
 		0, "payload copied whole");
 	cr_assert_str_eq((const char *)g->ram + BOOT_CMDLINE_ADDR, cmdline);
-	cr_assert_eq(rd32(zp, 0x228), BOOT_CMDLINE_ADDR);
-	cr_assert_eq(rd64(zp, 0x70), 0xE0000);
+	cr_assert_eq(le_get32(zp + 0x228), BOOT_CMDLINE_ADDR);
+	cr_assert_eq(le_get64(zp + 0x70), 0xE0000);
 	cr_assert_eq(zp[0x1EF], 0);
 	cr_assert_eq(zp[0x210], 0xFF);
 	cr_assert_eq(zp[0x1E8], g->mm.nr_e820);
 	cr_assert_eq(memcmp(zp + 0x2D0, g->mm.e820, g->mm.nr_e820 * 20), 0);
-	cr_assert_eq(rd32(zp, 0x218), out->initrd_gpa);
-	cr_assert_eq(rd32(zp, 0x21C), initrd_len);
+	cr_assert_eq(le_get32(zp + 0x218), out->initrd_gpa);
+	cr_assert_eq(le_get32(zp + 0x21C), initrd_len);
 	if (initrd_len)
 		cr_assert_eq(memcmp(g->ram + out->initrd_gpa, initrd, initrd_len), 0);
 	boot_build_page_tables(pt);
 	cr_assert_eq(memcmp(g->ram + BOOT_PML4_ADDR, pt, sizeof(pt)), 0);
-	cr_assert_eq(rd64(g->ram, 0x510), 0x00AF9B000000FFFFull);
-	cr_assert_eq(rd64(g->ram, 0x518), 0x00CF93000000FFFFull);
-	cr_assert_eq(rd64(g->ram, 0x520), 0, "IDT: one empty gate");
+	cr_assert_eq(le_get64(g->ram + 0x510), 0x00AF9B000000FFFFull);
+	cr_assert_eq(le_get64(g->ram + 0x518), 0x00CF93000000FFFFull);
+	cr_assert_eq(le_get64(g->ram + 0x520), 0, "IDT: one empty gate");
 	cr_assert_eq(memcmp(g->ram + 0xFFFF0, "\xB0\xFE\xE6\x64\xF4", 5), 0, "reset stub");
 }
 
