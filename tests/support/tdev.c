@@ -176,6 +176,9 @@ struct tfx tfx;
 
 static void tfx_setup_with(const struct tdev_opts *opts, bool bind)
 {
+	/* Criterion runs a suite's .init and then a test's own .init: replace, don't leak. */
+	if (tfx.t.vdev.queues)
+		tfx_teardown();
 	vdrv_log_capture_start();
 	if (tdev_init(&tfx.t, opts))
 		abort();
