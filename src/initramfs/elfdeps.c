@@ -30,13 +30,9 @@ struct elf_info {
 
 /* One object of the walk (a root or a library), with the loader that pulled it in. */
 struct ed_obj {
-	char *path;  /* host path used for $ORIGIN */
-	char *rpath; /* NULL if none */
-	bool has_runpath;
-	char *runpath;
-	int loader; /* index in the object list, -1 for a root */
-	int cls;
-	int machine;
+	char *path;	    /* host path used for $ORIGIN */
+	struct elf_info ei; /* parsed once, when the object is queued */
+	int loader;	    /* index in the object list, -1 for a root */
 };
 
 struct ed_walk {
@@ -338,62 +334,55 @@ static bool search_list(const char *list, const char *origin, const char *name, 
 	return false;
 }
 
+/* Search a DT_RPATH/DT_RUNPATH list of object o, whose directory is $ORIGIN. */
+static bool search_origin_list(const struct ed_obj *o, const char *list, const char *name, int cls,
+			       int machine, char *found, size_t flen)
+{
+	char *origin = dir_of(o->path);
+	bool hit;
+
+	if (!origin)
+		return false;
+	hit = search_list(list, origin, name, cls, machine, found, flen);
+	free(origin);
+	return hit;
+}
+
 static bool search_lib(struct ed_walk *w, int req, const char *name, char *found, size_t flen)
 {
 	const struct ed_obj *o = &w->objs[req];
+	const int cls = o->ei.cls, machine = o->ei.machine;
 	char dirs[6][64];
 	size_t nd;
 
 	/* DT_RPATH of the requester and its loaders, unless the requester has DT_RUNPATH */
-	if (!o->has_runpath) {
-		for (int l = req; l >= 0; l = w->objs[l].loader) {
-			const struct ed_obj *lo = &w->objs[l];
-			char *origin;
-			bool hit;
-
-			if (!lo->rpath)
-				continue;
-			origin = dir_of(lo->path);
-			if (!origin)
-				return false;
-			hit = search_list(lo->rpath, origin, name, o->cls, o->machine, found, flen);
-			free(origin);
-			if (hit)
-				return true;
-		}
-	}
-	if (w->opts && w->opts->ld_library_path && *w->opts->ld_library_path &&
-	    search_list(w->opts->ld_library_path, ".", name, o->cls, o->machine, found, flen))
-		return true;
-	if (o->runpath) {
-		char *origin = dir_of(o->path);
-		bool hit;
-
-		if (!origin)
-			return false;
-		hit = search_list(o->runpath, origin, name, o->cls, o->machine, found, flen);
-		free(origin);
-		if (hit)
+	for (int l = req; !o->ei.runpath && l >= 0; l = w->objs[l].loader)
+		if (w->objs[l].ei.rpath && search_origin_list(&w->objs[l], w->objs[l].ei.rpath,
+							      name, cls, machine, found, flen))
 			return true;
-	}
+	if (w->opts && w->opts->ld_library_path && *w->opts->ld_library_path &&
+	    search_list(w->opts->ld_library_path, ".", name, cls, machine, found, flen))
+		return true;
+	if (o->ei.runpath && search_origin_list(o, o->ei.runpath, name, cls, machine, found, flen))
+		return true;
 	if (w->have_cache) {
 		uint32_t it = 0;
 		const char *p;
 
 		while ((p = ldcache_next(&w->cache, name, &it)))
-			if (!fs_path(found, flen, "%s", p) &&
-			    elf_matches(found, o->cls, o->machine))
+			if (!fs_path(found, flen, "%s", p) && elf_matches(found, cls, machine))
 				return true;
 	}
-	nd = default_dirs(o->cls, o->machine, dirs);
+	nd = default_dirs(cls, machine, dirs);
 	for (size_t i = 0; i < nd; i++)
 		if (!fs_path(found, flen, "%s/%s", dirs[i], name) &&
-		    elf_matches(found, o->cls, o->machine))
+		    elf_matches(found, cls, machine))
 			return true;
 	return false;
 }
 
-static int obj_push(struct ed_walk *w, const char *path, const struct elf_info *ei, int loader)
+/* Queue an object; its parsed info moves into the list (*ei is left empty). */
+static int obj_push(struct ed_walk *w, const char *path, struct elf_info *ei, int loader)
 {
 	struct ed_obj *o;
 
@@ -407,17 +396,13 @@ static int obj_push(struct ed_walk *w, const char *path, const struct elf_info *
 		w->cap_objs = cap;
 	}
 	o = &w->objs[w->n_objs];
-	memset(o, 0, sizeof(*o));
 	o->path = strdup(path);
-	o->rpath = ei->rpath ? strdup(ei->rpath) : NULL;
-	o->runpath = ei->runpath ? strdup(ei->runpath) : NULL;
-	o->has_runpath = ei->runpath != NULL;
-	o->loader = loader;
-	o->cls = ei->cls;
-	o->machine = ei->machine;
-	w->n_objs++;
-	if (!o->path || (ei->rpath && !o->rpath) || (ei->runpath && !o->runpath))
+	if (!o->path)
 		return -ENOMEM;
+	o->ei = *ei;
+	memset(ei, 0, sizeof(*ei));
+	o->loader = loader;
+	w->n_objs++;
 	return 0;
 }
 
@@ -501,7 +486,7 @@ static int add_interp(struct ed_walk *w, int req, const char *interp)
 
 	if (dep_by_name(w->out, interp))
 		return 0;
-	if (!realpath(interp, real) || !elf_matches(real, o->cls, o->machine))
+	if (!realpath(interp, real) || !elf_matches(real, o->ei.cls, o->ei.machine))
 		return ierr_set(w->err, -ENOENT,
 				"interpreter %s (needed by %s) not found on the host", interp,
 				o->path);
@@ -526,7 +511,7 @@ static int add_needed(struct ed_walk *w, int req, const char *name)
 		return 0;
 	if (strchr(name, '/')) {
 		if (fs_path(found, sizeof(found), "%s", name) ||
-		    !elf_matches(found, w->objs[req].cls, w->objs[req].machine))
+		    !elf_matches(found, w->objs[req].ei.cls, w->objs[req].ei.machine))
 			return ierr_set(w->err, -ENOENT, "%s (needed by %s) not found", name,
 					needer);
 	} else if (!search_lib(w, req, name, found, sizeof(found))) {
@@ -642,30 +627,24 @@ int elfdeps_resolve(struct elfdeps *out, const char *const *roots, size_t n,
 			goto out;
 	}
 
-	/* breadth-first: objects are appended while the list is walked */
-	for (size_t i = 0; i < w.n_objs; i++) {
-		struct elf_info ei;
-
-		ret = elf_info_read(w.objs[i].path, &ei);
-		if (ret) {
-			ierr_set(err, ret, "%s: malformed ELF file", w.objs[i].path);
-			goto out;
-		}
-		if (ei.interp)
-			ret = add_interp(&w, (int)i, ei.interp);
-		for (size_t k = 0; !ret && k < ei.n_needed; k++)
-			ret = add_needed(&w, (int)i, ei.needed[k]);
-		elf_info_free(&ei);
-		if (ret)
-			goto out;
+	/*
+	 * breadth-first: objects are appended while the list is walked, so it is
+	 * indexed afresh each time (the array moves when it grows)
+	 */
+	for (size_t i = 0; i < w.n_objs && !ret; i++) {
+		if (w.objs[i].ei.interp)
+			ret = add_interp(&w, (int)i, w.objs[i].ei.interp);
+		for (size_t k = 0; !ret && k < w.objs[i].ei.n_needed; k++)
+			ret = add_needed(&w, (int)i, w.objs[i].ei.needed[k]);
 	}
+	if (ret)
+		goto out;
 	if (cls)
 		ret = relocate(out, cls, machine);
 out:
 	for (size_t i = 0; i < w.n_objs; i++) {
 		free(w.objs[i].path);
-		free(w.objs[i].rpath);
-		free(w.objs[i].runpath);
+		elf_info_free(&w.objs[i].ei);
 	}
 	free(w.objs);
 	if (w.have_cache)
