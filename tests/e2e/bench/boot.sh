@@ -53,7 +53,7 @@ chmod 755 "$WORK/root/init"
 
 # Host uptime in hundredths of a second (the finest clock busybox sh has).
 now_cs() {
-	read u _ </proc/uptime
+	read -r u _ </proc/uptime
 	echo "${u%.*}${u#*.}" | sed 's/^0*//; s/^$/0/'
 }
 
