@@ -492,7 +492,8 @@ static int single_release(const char *parent, char *rel, size_t rlen, int *count
 static int find_release_dir(struct kmod_set *s, const struct kmod_opts *o, struct ierr *err)
 {
 	static const char *const subs[] = {"lib/modules", "usr/lib/modules", "."};
-	const char *root = o->modules_dir ? o->modules_dir : "/";
+	/* "" so that the default tree reads /lib/modules/<release>, not //lib/... */
+	const char *root = o->modules_dir ? o->modules_dir : "";
 	char rel[KMOD_RELEASE_MAX] = "";
 	int count = 0;
 
@@ -534,7 +535,10 @@ static int find_release_dir(struct kmod_set *s, const struct kmod_opts *o, struc
 			return 0;
 		}
 	}
-	return ierr_set(err, -ENOENT, "no modules for kernel %s under %s", rel, root);
+	return ierr_set(
+		err, -ENOENT,
+		"no modules for kernel %s under %s (looked in lib/modules and usr/lib/modules)",
+		rel, *root ? root : "/");
 }
 
 /* The format the guest kernel decompresses itself, from its config text. */

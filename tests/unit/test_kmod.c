@@ -272,6 +272,21 @@ Test(kmod, an_unpacked_package_root_is_searched_in_usr_lib_modules)
 	tu_rmrf(dir);
 }
 
+Test(kmod, the_default_tree_needs_a_release_and_says_where_it_looked)
+{
+	const char *names[] = {"virtio"};
+	struct kmod_opts o = {.release = "0.0.0-ktstr-none"};
+	struct kmod_set s;
+	struct ierr e = {0};
+
+	cr_assert_eq(kmod_resolve(&s, &o, names, 1, &e), -ENOENT);
+	cr_assert(strstr(e.msg, "0.0.0-ktstr-none") && strstr(e.msg, "lib/modules"), "message: %s",
+		  e.msg);
+	o.release = NULL;
+	cr_assert_eq(kmod_resolve(&s, &o, names, 1, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "release"), "message: %s", e.msg);
+}
+
 Test(kmod, without_modules_dep_the_modinfo_depends_list_is_used)
 {
 	char rel[PATH_MAX], *dir = tree(rel, sizeof(rel));
