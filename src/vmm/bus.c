@@ -140,6 +140,14 @@ static void note_unknown_mmio(struct bus *b, uint64_t addr, bool is_write, uint3
 		 is_write ? "ignored" : "reads all-ones");
 }
 
+/* Nobody claims the address: reads float high, writes vanish. */
+static bool unknown_access(bool is_write, void *data, uint32_t len)
+{
+	if (!is_write)
+		memset(data, 0xff, len);
+	return false;
+}
+
 static bool dispatch(const struct bus_space *s, uint64_t addr, bool is_write, void *data,
 		     uint32_t len)
 {
@@ -163,18 +171,14 @@ bool bus_pio(struct bus *b, uint16_t port, bool is_write, void *data, uint32_t l
 {
 	if (dispatch(&b->pio, port, is_write, data, len))
 		return true;
-	if (!is_write)
-		memset(data, 0xff, len);
 	note_unknown_pio(b, port, is_write, len);
-	return false;
+	return unknown_access(is_write, data, len);
 }
 
 bool bus_mmio(struct bus *b, uint64_t addr, bool is_write, void *data, uint32_t len)
 {
 	if (dispatch(&b->mmio, addr, is_write, data, len))
 		return true;
-	if (!is_write)
-		memset(data, 0xff, len);
 	note_unknown_mmio(b, addr, is_write, len);
-	return false;
+	return unknown_access(is_write, data, len);
 }

@@ -81,7 +81,10 @@ int vm_create(const struct vm_config *cfg, struct vm **out, struct vm_error *err
 int vm_add_virtio(struct vm *vm, struct vdev *d, uint64_t *base, uint32_t *gsi,
 		  struct vm_error *err);
 
-/* Run to the end; always fills res. Returns 0, or -errno if the VM could not start. */
+/*
+ * Run to the end and fill res. Failures to start (ACPI tables, threads) are
+ * reported as VM_HOST_ERROR in res; the return value is always 0. Call once.
+ */
 int vm_run(struct vm *vm, struct vm_result *res);
 
 void vm_destroy(struct vm *vm);
