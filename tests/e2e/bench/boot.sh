@@ -22,7 +22,8 @@ LIMIT=${BENCH_TIMEOUT:-300}
 MEM=256
 CMDLINE="console=ttyS0,115200 panic=-1 nokaslr quiet"
 WORK=/tmp/bench-boot
-BB=$(command -v busybox || echo /bin/busybox)
+# busybox sh answers `command -v busybox` with the applet name, not a path.
+BB=/bin/busybox
 rc=0
 
 die() {
