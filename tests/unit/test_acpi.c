@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "virtio/guestmem.h"
 #include "vmm/acpi.h"
 #include "vmm/le.h"
 #include "vmm/memmap.h"
@@ -480,4 +481,35 @@ Test(acpi, iasl_disassembles_without_errors)
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
+}
+
+Test(acpi, write_places_tables_in_guest_memory)
+{
+	char err[TOPO_ERR_LEN] = "";
+	struct topo_layout l = layout("2n2l2c1t");
+	struct memmap mm = mk_mm(512 * MEMMAP_MiB, 2);
+	struct acpi_config cfg = {.layout = &l, .mm = &mm};
+	uint8_t *ram = aligned_alloc(4096, 2 * MEMMAP_MiB);
+	struct gm *gm = gm_new(), *small = gm_new();
+	const uint8_t *xsdt;
+
+	cr_assert(ram && gm && small);
+	memset(ram, 0xAA, 2 * MEMMAP_MiB);
+	cr_assert_eq(gm_add_region(gm, 0, 2 * MEMMAP_MiB, ram), 0);
+	cr_assert_eq(acpi_write(gm, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(memcmp(ram + ACPI_RSDP_ADDR, "RSD PTR ", 8), 0);
+	cr_assert_eq(acpi_sum(ram + ACPI_RSDP_ADDR, 36), 0);
+	xsdt = ram + le_get64(ram + ACPI_RSDP_ADDR + 24);
+	cr_assert_eq(memcmp(xsdt, "XSDT", 4), 0);
+	cr_assert_eq(le_get32(xsdt + 4), 36 + 4 * 8);
+	cr_assert_eq(ram[0xFFFF0], 0xAA, "the reset-stub bytes are left alone");
+	/* RAM that ends inside the window: refused, nothing half-written. */
+	cr_assert_eq(gm_add_region(small, 0, 0xE0100, ram), 0);
+	memset(ram, 0, 2 * MEMMAP_MiB);
+	cr_assert_neq(acpi_write(small, &cfg, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "not guest RAM"), "%s", err);
+	cr_assert_eq(ram[ACPI_RSDP_ADDR], 0);
+	gm_put(gm);
+	gm_put(small);
+	free(ram);
 }
