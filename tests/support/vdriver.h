@@ -89,7 +89,9 @@ uint64_t vdrv_read_device_features(struct vdrv *v);
 /*
  * Program queue q in the config window: QueueSel, QueueNum, the six address
  * registers and READY 1. size 0 means "do not write QueueNum".
- * Addresses 0 pick the default placement.
+ * Addresses 0 pick the default placement. The ring areas are zeroed first
+ * where they lie in guest RAM (Linux hands out fresh zeroed rings), and the
+ * driver's shadows (avail_idx, last_used, next_free) restart at 0.
  */
 void vdrv_setup_queue(struct vdrv *v, uint16_t q, uint16_t size, uint64_t desc, uint64_t avail,
 		      uint64_t used);
