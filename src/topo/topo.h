@@ -27,8 +27,8 @@
 #define TOPO_MAX_APIC_ID 4095u
 /* Room for "ktstr: " + a message naming the bad value. */
 #define TOPO_ERR_LEN 160u
-/* Longest string topo_format() produces, NUL included ("8n1024l1024c1024t"). */
-#define TOPO_STR_LEN 32u
+/* Longest string topo_format() produces, NUL included (four 10-digit fields + letters). */
+#define TOPO_STR_LEN 48u
 
 struct topo {
 	uint32_t nodes;	  /* N >= 1 */

@@ -75,6 +75,7 @@ Test(topo, rejects_overflow_and_limits)
 {
 	parse_bad("99999999999n1l1c1t", "too large");
 	parse_bad("1n4294967295l4294967295c4294967295t", "CPUs");
+	parse_bad("1n4294967295l4294967295c4294967295t", "'1n4294967295l4294967295c4294967295t'");
 	parse_bad("1n1l2048c1t", "more than 1024 CPUs");
 	parse_bad("9n9l1c1t", "NUMA nodes");
 	parse_bad("2n3l1c1t", "split evenly");
