@@ -15,7 +15,8 @@
 #          --console    print L1's whole serial console, not just the command's output
 #          --qemu       also put qemu-system-x86_64 (and microvm firmware) into L1
 # Exit: the command's status; 125 if L1 could not run it (no KVM, L1 crashed,
-# time limit), with one line saying why. Full console: build/e2e/l1-run.log.
+# time limit), with one line saying why. Full console: build/e2e/l1-run.log
+# (KTSTR_E2E_RUN_NAME changes the l1-run part of build/e2e/ file names).
 set -euo pipefail
 E2E_PROG=l1-run
 E2E_DIE_CODE=125
@@ -49,14 +50,18 @@ done
 [ $# -gt 0 ] || e2e_die "no command given (try --help)"
 
 e2e_require_tools qemu-system-x86_64 cpio gzip xz zstd timeout ldd file
+# run.sh names its files after itself (build/e2e/e2e.*).
+name=${KTSTR_E2E_RUN_NAME:-l1-run}
 mkdir -p "$E2E_BUILD"
-cmdfile=$E2E_BUILD/l1-run.cmd
+cmdfile=$E2E_BUILD/$name.cmd
 printf '%s\n' "$*" >"$cmdfile"
-cpio=$E2E_BUILD/l1-run.cpio
+cpio=$E2E_BUILD/$name.cpio
+t0=$(date +%s)
 e2e_build_l1 "$cpio" "$cmdfile" "$qemu"
+e2e_log "L1 image built in $(($(date +%s) - t0))s ($(($(stat -c %s "$cpio") / 1048576)) MiB)"
 
-log=$E2E_BUILD/l1-run.log
-status_file=$E2E_BUILD/l1-run.status
+log=$E2E_BUILD/$name.log
+status_file=$E2E_BUILD/$name.status
 rm -f "$status_file"
 start=$(date +%s)
 set +e

@@ -170,7 +170,7 @@ e2e_build_l1() {
 			e2e_build_l2_initramfs "$f" "$root/l2/initramfs-$f.cpio.gz"
 		fi
 	done
-	cp "$E2E_DIR"/l1/*.sh "$root/e2e/" 2>/dev/null || true
+	cp "$E2E_DIR"/l1/*.sh "$E2E_DIR"/l1/*.awk "$root/e2e/"
 	mkdir -p "$root/e2e/cases" "$root/e2e/bench"
 	cp "$E2E_DIR"/cases/*.sh "$root/e2e/cases/" 2>/dev/null || true
 	cp "$E2E_DIR"/bench/*.sh "$root/e2e/bench/" 2>/dev/null || true
@@ -192,12 +192,19 @@ e2e_add_qemu() {
 	cp -L /usr/share/seabios/{bios-microvm.bin,bios-256k.bin} "$root/usr/share/seabios/" 2>/dev/null || true
 }
 
+# Set L1_CMD to the QEMU command line that boots L1 with initramfs $1;
+# $2 (optional) is appended to L1's kernel command line (KEY=VALUE words
+# there reach /init as environment variables).
+e2e_l1_cmd() {
+	L1_CMD=(qemu-system-x86_64 -accel tcg -cpu "$L1_CPU" -m "$L1_MEM" -smp "$L1_SMP"
+		-nodefaults -no-user-config -display none -serial stdio -no-reboot
+		-kernel "$KTSTR_TEST_VMLINUZ" -initrd "$1"
+		-append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init${2:+ $2}")
+}
+
 # Boot L1 with initramfs $1 under a host time limit of $2 seconds; QEMU's
 # serial console goes to stdout. Returns QEMU's status (124: time limit).
 e2e_boot_l1() {
-	local cpio=$1 limit=$2
-	timeout -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu "$L1_CPU" -m "$L1_MEM" -smp "$L1_SMP" \
-		-nodefaults -no-user-config -display none -serial stdio -no-reboot \
-		-kernel "$KTSTR_TEST_VMLINUZ" -initrd "$cpio" \
-		-append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init" </dev/null 2>&1
+	e2e_l1_cmd "$1"
+	timeout -k 10 "$2" "${L1_CMD[@]}" </dev/null 2>&1
 }

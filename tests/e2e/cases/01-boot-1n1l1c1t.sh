@@ -1,0 +1,11 @@
+#!/bin/sh
+# Case 1: the smallest VM (1 node, 1 LLC, 1 core, 1 thread) boots the L2
+# kernel to init, init prints its report and powers off -> exit 0.
+# shellcheck source=tests/e2e/l1/lib.sh
+. /e2e/lib.sh
+case_begin boot-1n1l1c1t "$1"
+vm_run vm 240 --kernel "$KERNEL" --initramfs "$L2_INITRAMFS" --topology 1n1l1c1t --memory 256M
+expect_rc vm 0
+expect_line vm '^E2E:BEGIN'
+check_report vm 1n1l1c1t
+case_end

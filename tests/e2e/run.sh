@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# The nested-KVM end-to-end tests (`make e2e`; design/E2E.md, tests/e2e/README.md).
+# Builds L1 once (Debian 6.1 cloud kernel + busybox + kvm-amd + ./ktstr + both
+# L2 kernels), boots it under QEMU/TCG with AMD SVM, runs every case in
+# tests/e2e/cases/ against each L2 kernel inside it, and prints per case
+#   PASS <case>@<kernel> (<seconds>)   or   FAIL <case>@<kernel> (<reason>)
+# then, as the last line:  e2e: N passed, M failed
+#
+# Options: --bench         boot L1 with qemu-system-x86_64 inside and run every
+#                          tests/e2e/bench/*.sh instead (`make bench-e2e`)
+#          --kernel LABEL  only this L2 kernel (6.1 or 7.2; repeatable)
+#          --case SUBSTR   only cases whose file name contains SUBSTR (repeatable)
+#          --timeout S     host limit for the whole run (default 900)
+#          --case-limit S  a case that shows no result for S seconds (default 300)
+#                          is failed and L1 restarted for the remaining cases
+#          -v              also print L1's console and every case's output
+# Environment: KTSTR_E2E_VM_ARGS  extra arguments for every `ktstr vm` call
+#              KTSTR_CACHE       download cache (default ~/.cache/ktstr)
+#              KTSTR_BIN         the ktstr binary put into L1 (default ./ktstr)
+#              KTSTR_E2E_WITH_QEMU=1  put qemu-system-x86_64 into L1 as well
+# Exit: 0 if every case passed; 1 if any failed or did not run; the
+# environment missing (QEMU, busybox, ...) is one line and exit 1.
+set -euo pipefail
+E2E_PROG=e2e
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+bench=0
+verbose=0
+limit=900
+case_limit=${KTSTR_E2E_CASE_LIMIT:-300}
+kernels=()
+cases=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--bench) bench=1 ;;
+	--kernel)
+		kernels+=("${2:?--kernel needs 6.1 or 7.2}")
+		shift
+		;;
+	--case)
+		cases+=("${2:?--case needs a name part}")
+		shift
+		;;
+	--timeout)
+		limit=${2:?--timeout needs seconds}
+		shift
+		;;
+	--case-limit)
+		case_limit=${2:?--case-limit needs seconds}
+		shift
+		;;
+	-v) verbose=1 ;;
+	-h | --help)
+		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
+	*) e2e_die "unknown argument '$1' (try --help)" ;;
+	esac
+	shift
+done
+[ ${#kernels[@]} -gt 0 ] || kernels=(6.1 7.2)
+
+e2e_require_tools qemu-system-x86_64 busybox cpio gzip xz zstd timeout ldd file dpkg-deb apt-get setsid tail
+[ -x "$KTSTR_BIN" ] || e2e_die "missing $KTSTR_BIN (run 'make ktstr' first)"
+
+if [ $bench -eq 1 ]; then
+	show=()
+	[ $verbose -eq 1 ] && show=(--console)
+	KTSTR_E2E_RUN_NAME=bench exec "$E2E_DIR/l1-run.sh" --qemu --timeout "$limit" "${show[@]}" \
+		'sh /e2e/run-bench.sh'
+fi
+
+# Single-quote a value for L1's busybox sh.
+shq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+
+# The results the run must produce, in the order L1 runs them.
+expected=()
+for k in "${kernels[@]}"; do
+	for f in "$E2E_DIR"/cases/*.sh; do
+		base=${f##*/}
+		if [ ${#cases[@]} -gt 0 ]; then
+			sel=0
+			for p in "${cases[@]}"; do [[ "$base" == *"$p"* ]] && sel=1; done
+			[ $sel -eq 1 ] || continue
+		fi
+		# The case's name is its case_begin argument.
+		n=$(sed -n 's/^case_begin \([^ ]*\) .*/\1/p' "$f" | head -n1)
+		expected+=("${n:-${base%.sh}}@$k")
+	done
+done
+[ ${#expected[@]} -gt 0 ] || e2e_die "no case matches"
+
+start=$(date +%s)
+mkdir -p "$E2E_BUILD"
+cmdfile=$E2E_BUILD/e2e.cmd
+{
+	printf 'E2E_KERNELS=%s E2E_CASES=%s ' "$(shq "${kernels[*]}")" "$(shq "${cases[*]:-}")"
+	printf 'E2E_VM_ARGS=%s sh /e2e/run-cases.sh\n' "$(shq "${KTSTR_E2E_VM_ARGS:-}")"
+} >"$cmdfile"
+cpio=$E2E_BUILD/e2e.cpio
+e2e_build_l1 "$cpio" "$cmdfile" "${KTSTR_E2E_WITH_QEMU:-0}"
+e2e_log "L1 image built in $(($(date +%s) - start))s; ${#expected[@]} cases"
+
+results=$E2E_BUILD/e2e.results # one "PASS|FAIL name" line per finished case, in order
+log=$E2E_BUILD/e2e.log         # L1 consoles of every boot, one after the other
+state=$E2E_BUILD/e2e.state     # what the reader saw in the current boot
+: >"$results"
+: >"$log"
+
+# Read one L1 boot's console (QEMU pid $1, console file $2), print results
+# as they arrive, and stop L1 when a case or the boot stalls. Writes what it
+# saw to $state: "ready", "done", "nokvm <why>", "stalled <case> <why>",
+# "current <case>".
+watch_l1() {
+	local qpid=$1 console=$2 line partial="" now t_case t_boot cur="" w rest
+	t_boot=$(date +%s)
+	t_case=$t_boot
+	: >"$state"
+	while :; do
+		if IFS= read -r -t 5 line; then
+			line=$partial$line
+			partial=""
+		else
+			[ $? -gt 128 ] || break # EOF: QEMU is gone and tail ended
+			partial=$partial$line
+			line=""
+		fi
+		if [ -n "$line" ]; then
+			line=${line%$'\r'}
+			printf '%s\n' "$line" >>"$log"
+			case "$line" in
+			"KTSTR-L1-READY"*) echo ready >>"$state" ;;
+			"KTSTR-L1-NOKVM "*) echo "nokvm ${line#KTSTR-L1-NOKVM }" >>"$state" ;;
+			"KTSTR-E2E-CASE "*)
+				cur=${line#KTSTR-E2E-CASE }
+				t_case=$(date +%s)
+				echo "current $cur" >>"$state"
+				[ $verbose -eq 1 ] && echo "---- $cur"
+				;;
+			"KTSTR-E2E-RESULT PASS "*)
+				read -r -a w <<<"${line#KTSTR-E2E-RESULT PASS }"
+				echo "PASS ${w[0]}${w[1]:+ (${w[1]})}"
+				echo "PASS ${w[0]}" >>"$results"
+				cur=""
+				;;
+			"KTSTR-E2E-RESULT FAIL "*)
+				rest=${line#KTSTR-E2E-RESULT FAIL }
+				echo "FAIL ${rest%% *} (${rest#* })"
+				echo "FAIL ${rest%% *}" >>"$results"
+				cur=""
+				;;
+			"KTSTR-E2E-DONE"*) echo "done" >>"$state" ;;
+			"  | "*) printf '%s\n' "$line" ;;
+			*) [ $verbose -eq 1 ] && printf '%s\n' "$line" ;;
+			esac
+		fi
+		now=$(date +%s)
+		# Stall rules: a case without a result for case_limit seconds, L1 not
+		# ready after 180 s, or the whole run over its limit. A wedged L2 can
+		# livelock L1 itself (soft lockups), so only the host can end it.
+		if [ -n "$cur" ] && [ $((now - t_case)) -ge "$case_limit" ]; then
+			echo "stalled $cur no result after ${case_limit}s (L1: $(grep -a -m1 -o 'soft lockup.*' "$console" || echo 'no lockup reported'))" >>"$state"
+			kill -- -"$qpid" 2>/dev/null
+			cur=""
+		elif ! grep -q '^ready' "$state" && [ $((now - t_boot)) -ge 180 ]; then
+			echo "stalled - L1 not ready after 180s" >>"$state"
+			kill -- -"$qpid" 2>/dev/null
+		elif [ $((now - start)) -ge "$limit" ]; then
+			echo "stalled ${cur:--} the ${limit}s run limit was reached" >>"$state"
+			kill -- -"$qpid" 2>/dev/null
+			cur=""
+		fi
+	done < <(tail -n +1 -F --pid="$qpid" "$console" 2>/dev/null)
+}
+
+boots=0
+while :; do
+	done_n=$(wc -l <"$results")
+	[ "$done_n" -lt ${#expected[@]} ] || break
+	[ $(($(date +%s) - start)) -lt "$limit" ] || break
+	boots=$((boots + 1))
+	console=$E2E_BUILD/e2e.boot$boots.log
+	e2e_l1_cmd "$cpio" "E2E_SKIP=$done_n"
+	setsid "${L1_CMD[@]}" >"$console" 2>&1 </dev/null &
+	qpid=$!
+	watch_l1 "$qpid" "$console"
+	kill -- -"$qpid" 2>/dev/null || true
+	wait "$qpid" 2>/dev/null || true
+	rm -f "$console"
+	cur=$(sed -n 's/^current //p' "$state" | tail -n1)
+	if grep -q '^nokvm' "$state"; then
+		why="KVM unavailable in L1: $(sed -n 's/^nokvm //p' "$state" | head -n1)"
+		break
+	fi
+	if ! grep -q '^ready' "$state"; then
+		why="L1 did not start ($(grep -a -v '^$' "$log" | tail -n 1))"
+		break
+	fi
+	grep -q '^done' "$state" && break
+	# L1 ended or was stopped in the middle of a case: fail that case, restart after it.
+	last=$(sed -n 's/^stalled //p' "$state" | tail -n1)
+	if [ -n "$cur" ] && ! grep -q -e "^PASS $cur\$" -e "^FAIL $cur\$" "$results"; then
+		if [ -n "$last" ]; then
+			echo "FAIL $cur (${last#* })"
+		else
+			echo "FAIL $cur (L1 ended during the case: $(grep -a -v '^$' "$log" | tail -n 1))"
+		fi
+		echo "FAIL $cur" >>"$results"
+	elif [ -n "$last" ]; then
+		why=${last#* }
+		break
+	elif [ "$(wc -l <"$results")" -eq "$done_n" ]; then
+		why="L1 ended without progress ($(grep -a -v '^$' "$log" | tail -n 1))"
+		break
+	fi
+done
+wall=$(($(date +%s) - start))
+
+pass=0
+failn=0
+for e in "${expected[@]}"; do
+	if grep -qx "PASS $e" "$results"; then
+		pass=$((pass + 1))
+	elif grep -qx "FAIL $e" "$results"; then
+		failn=$((failn + 1))
+	else
+		echo "FAIL $e (not run: ${why:-the ${limit}s run limit was reached})"
+		failn=$((failn + 1))
+	fi
+done
+echo "e2e: wall time ${wall}s, $boots L1 boot(s) (console: build/e2e/e2e.log)"
+echo "e2e: $pass passed, $failn failed"
+[ $failn -eq 0 ]
