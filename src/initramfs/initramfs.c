@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "initramfs/cpio.h"
 #include "initramfs/elfdeps.h"
+#include "initramfs/elfstrip.h"
 #include "initramfs/fsutil.h"
 #include "initramfs/initramfs.h"
 #include "initramfs/kmod.h"
@@ -92,6 +93,38 @@ static int add_host(struct ib *b, const char *pack, int perm, const char *host, 
 				pack);
 	if (ret)
 		return ierr_set(b->err, ret, "%s %s: %s", what, host, strerror(-ret));
+	return 0;
+}
+
+/* /init: the ktstr binary, debug sections dropped unless asked to keep them. */
+static int add_init(struct ib *b, const char *init)
+{
+	uint8_t *raw, *small;
+	size_t len, slen;
+	int ret;
+
+	if (b->o->keep_debug)
+		return add_host(b, "/init", 0755, init, "ktstr binary");
+	ret = fs_read_file(init, CPIO_FILE_MAX, &raw, &len);
+	if (ret)
+		return ierr_set(b->err, ret, "ktstr binary %s: %s", init,
+				ret == -ENOENT ? "no such file" : strerror(-ret));
+	ret = elfstrip_debug(raw, len, &small, &slen);
+	if (ret == 0) {
+		free(raw);
+		raw = small;
+		len = slen;
+	} else if (ret != -ENOMEM) {
+		/* an unusual layout is packed as it is: only the size suffers */
+		log_debug("initramfs: %s not stripped (%s)", init, strerror(-ret));
+	} else {
+		free(raw);
+		return ierr_set(b->err, ret, "out of memory");
+	}
+	ret = cpio_add_file(&b->cpio, "/init", 0755, raw, len);
+	free(raw);
+	if (ret)
+		return ierr_set(b->err, ret, "/init: %s", strerror(-ret));
 	return 0;
 }
 
@@ -260,7 +293,7 @@ static int build(struct ib *b)
 		ret = cpio_add_chardev(&b->cpio, "/dev/console", 0600, 5, 1);
 	if (ret)
 		return ierr_set(b->err, ret, "/dev/console: %s", strerror(-ret));
-	ret = add_host(b, "/init", 0755, init, "ktstr binary");
+	ret = add_init(b, init);
 	if (ret)
 		return ret;
 	if (o->busybox_path) {

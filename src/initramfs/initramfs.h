@@ -4,7 +4,8 @@
  * guest-protocol.md §3.0:
  *
  *   /dev/console            char 5:1, 0600 (the kernel opens it for PID 1)
- *   /init                   the ktstr binary, plus the shared libraries of
+ *   /init                   the ktstr binary without its debug sections
+ *                           (elfstrip.h), plus the shared libraries of
  *                           every packed ELF at the paths the loader searches
  *   /bin/busybox, /bin/sh   when a busybox is given (sh -> busybox)
  *   /include/<name>         each --include file, host permission bits kept
@@ -46,6 +47,7 @@ struct initramfs_opts {
 	const char *cwd;	     /* NULL = not written (guest default /) */
 	const char *ld_library_path; /* library search as on the host; NULL = none */
 	const char *ld_so_cache;     /* NULL = /etc/ld.so.cache */
+	bool keep_debug;	     /* pack /init with its DWARF sections (default: dropped) */
 	bool lz4;		     /* compress in the legacy LZ4 format */
 	int lz4_level;		     /* 0 = LZ4 fast (about 6x faster to build), 1..12 = LZ4HC */
 };

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ifs_testutil.h"
+#include "initramfs/elfstrip.h"
 #include "initramfs/initramfs.h"
 
 #define CHROOT "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "
@@ -142,8 +143,8 @@ Test(initramfs, the_archive_holds_the_whole_contract_and_runs_in_a_chroot)
 	};
 	struct initramfs r;
 	struct ierr e;
-	uint8_t *self;
-	size_t n, len;
+	uint8_t *self, *stripped;
+	size_t n, len, slen;
 
 	tu_require("cpio");
 	tu_join(script, sizeof(script), dir, "hello.sh");
@@ -162,9 +163,11 @@ Test(initramfs, the_archive_holds_the_whole_contract_and_runs_in_a_chroot)
 	tu_join(root, sizeof(root), dir, "root");
 	extract(archive, root);
 
-	/* /init is this very test binary (default /proc/self/exe) */
+	/* /init is this very test binary (default /proc/self/exe), without debug sections */
 	self = tu_slurp("/proc/self/exe", &len);
-	file_is(root, "init", self, len, 0755);
+	cr_assert_eq(elfstrip_debug(self, len, &stripped, &slen), 0);
+	file_is(root, "init", stripped, slen, 0755);
+	free(stripped);
 	free(self);
 	file_is(root, "ktstr/exec.argv", "/bin/sh\0-c\0echo hi", 19, 0644);
 	file_is(root, "ktstr/exec.env", "A=1\0B=x y", 10, 0644);
@@ -236,6 +239,27 @@ Test(initramfs, the_lz4_form_decodes_to_the_plain_archive)
 	free(back);
 	initramfs_free(&plain);
 	initramfs_free(&z);
+	tu_rmrf(dir);
+}
+
+Test(initramfs, keep_debug_packs_init_byte_for_byte)
+{
+	char *dir = tu_mkdtemp(), archive[PATH_MAX], root[PATH_MAX];
+	struct initramfs_opts o = {.argv = argv3, .argc = 3, .keep_debug = true};
+	struct initramfs r;
+	struct ierr e;
+	uint8_t *self;
+	size_t len;
+
+	tu_require("cpio");
+	cr_assert_eq(build(&o, &r, &e), 0, "%s", e.msg);
+	save(dir, "a.cpio", &r, archive, sizeof(archive));
+	tu_join(root, sizeof(root), dir, "root");
+	extract(archive, root);
+	self = tu_slurp("/proc/self/exe", &len);
+	file_is(root, "init", self, len, 0755);
+	free(self);
+	initramfs_free(&r);
 	tu_rmrf(dir);
 }
 
