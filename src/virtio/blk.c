@@ -230,7 +230,6 @@ int vblk_new(const struct vblk_backing *b, uint64_t capacity_bytes, bool read_on
 	}
 	atomic_init(&vb->refs, 1);
 	vb->kick_fd = vb->stop_fd = vb->pause_fd = vb->parked_fd = -1;
-	vb->placement.service_cpu = -1;
 	vb->read_only = read_only;
 	vb->engine = engine;
 	vb->throttle = t ? *t : (struct vblk_throttle){0};
@@ -355,7 +354,6 @@ void vblk_opts_init(struct vblk_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->engine = VBLK_ENGINE_THREAD;
-	o->placement.service_cpu = -1;
 }
 
 static int backing_size(int fd, const char *path, uint64_t *size, char *err, size_t errlen)

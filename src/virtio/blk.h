@@ -38,8 +38,9 @@ enum vblk_engine {
 
 /* Where the worker thread runs; read at each (re)spawn. */
 struct vblk_placement {
-	int service_cpu; /* >= 0: pin to this one CPU */
-	bool has_cpus;	 /* else, if set: restrict to this mask */
+	bool has_service_cpu; /* pin to service_cpu alone */
+	int service_cpu;
+	bool has_cpus; /* else, if set: restrict to this mask */
 	cpu_set_t cpus;
 };
 
@@ -49,7 +50,7 @@ struct vblk_opts {
 	uint64_t capacity_bytes; /* 0: the size of the backing */
 	struct vblk_throttle throttle;
 	enum vblk_engine engine;
-	struct vblk_placement placement; /* service_cpu -1 and has_cpus false: inherit */
+	struct vblk_placement placement; /* all zero: inherit the creator's affinity */
 };
 
 /* Counters (specs/virtio-blk.md §9): cumulative, shared by reference, never reset by the guest. */

@@ -230,8 +230,8 @@ int vblk_apply_placement(const struct vblk_placement *p)
 {
 	cpu_set_t set;
 
-	if (p->service_cpu >= 0) {
-		if (p->service_cpu >= CPU_SETSIZE)
+	if (p->has_service_cpu) {
+		if (p->service_cpu < 0 || p->service_cpu >= CPU_SETSIZE)
 			return -EINVAL;
 		CPU_ZERO(&set);
 		CPU_SET(p->service_cpu, &set);

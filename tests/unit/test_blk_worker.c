@@ -192,7 +192,7 @@ static bool worker_named(void *arg)
 
 Test(blk_worker, worker_is_named_and_placed_at_each_spawn) /* spec §12 #167 */
 {
-	struct vblk_placement p = {.service_cpu = 1};
+	struct vblk_placement p = {.has_service_cpu = true, .service_cpu = 1};
 	cpu_set_t all;
 
 	cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
