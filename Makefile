@@ -2,8 +2,8 @@
 #
 # Sources are discovered by directory, so adding a file needs no edit here:
 #   src/<layer>/*.c      the ktstr binary (src/cli/main.c holds main())
-#   tests/unit/test_*.c  Criterion unit tests (one binary: build/unit-tests)
-#   tests/support/*.c    helpers linked into unit tests, fuzzers and benchmarks
+#   tests/unit/*.c       Criterion unit tests and their fixtures (one binary: build/unit-tests)
+#   tests/support/*.c    helpers linked into unit tests, fuzzers and benchmarks (no Criterion here)
 #   tests/fuzz/fuzz_*.c  libFuzzer targets, one binary each
 #   bench/bench_*.c      benchmarks, one binary each (print figures, never fail on time)
 
@@ -28,7 +28,7 @@ SRC_ALL   := $(sort $(wildcard src/*/*.c))
 SRC_MAIN  := src/cli/main.c
 SRC_LIB   := $(filter-out $(SRC_MAIN),$(SRC_ALL))
 SRC_SUP   := $(sort $(wildcard tests/support/*.c))
-SRC_UNIT  := $(sort $(wildcard tests/unit/test_*.c))
+SRC_UNIT  := $(sort $(wildcard tests/unit/*.c))
 SRC_FUZZ  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 SRC_BENCH := $(sort $(wildcard bench/bench_*.c))
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "proto/msg.h"
-#include "support/guest_fixture.h"
+#include "unit/guest_fixture.h"
 
 static struct guest_fixture fx;
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "proto/serial_rec.h"
-#include "support/guest_fixture.h"
+#include "unit/guest_fixture.h"
 
 static struct guest_fixture fx;
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "support/guest_fixture.h"
+#include "unit/guest_fixture.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
