@@ -386,14 +386,12 @@ static int obj_push(struct ed_walk *w, const char *path, struct elf_info *ei, in
 {
 	struct ed_obj *o;
 
-	if (w->n_objs == w->cap_objs) {
-		size_t cap = w->cap_objs ? w->cap_objs * 2 : 32;
-		struct ed_obj *nv = realloc(w->objs, cap * sizeof(*nv));
+	{
+		void *nv = fs_grow(w->objs, &w->cap_objs, w->n_objs, sizeof(*w->objs), 32);
 
 		if (!nv)
 			return -ENOMEM;
 		w->objs = nv;
-		w->cap_objs = cap;
 	}
 	o = &w->objs[w->n_objs];
 	o->path = strdup(path);
@@ -427,14 +425,12 @@ static int dep_push(struct elfdeps *d, const char *name, const char *host, const
 {
 	struct elfdep *e;
 
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 32;
-		struct elfdep *nv = realloc(d->v, cap * sizeof(*nv));
+	{
+		void *nv = fs_grow(d->v, &d->cap, d->n, sizeof(*d->v), 32);
 
 		if (!nv)
 			return -ENOMEM;
 		d->v = nv;
-		d->cap = cap;
 	}
 	e = &d->v[d->n++];
 	e->name = strdup(name);

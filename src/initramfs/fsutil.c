@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,4 +108,54 @@ bool fs_is_file(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void *fs_grow(void *v, size_t *cap, size_t len, size_t elem, size_t first)
+{
+	size_t ncap, bytes;
+	void *nv;
+
+	if (len < *cap)
+		return v;
+	ncap = *cap ? *cap : first;
+	while (ncap <= len)
+		if (__builtin_mul_overflow(ncap, 2, &ncap))
+			return NULL;
+	if (__builtin_mul_overflow(ncap, elem, &bytes))
+		return NULL;
+	nv = realloc(v, bytes);
+	if (nv)
+		*cap = ncap;
+	return nv;
+}
+
+int strv_push(struct strv *sv, const char *s)
+{
+	char **nv = fs_grow(sv->v, &sv->cap, sv->n, sizeof(*sv->v), 8);
+	char *copy;
+
+	if (!nv)
+		return -ENOMEM;
+	sv->v = nv;
+	copy = strdup(s);
+	if (!copy)
+		return -ENOMEM;
+	sv->v[sv->n++] = copy;
+	return 0;
+}
+
+bool strv_has(const struct strv *sv, const char *s)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (!strcmp(sv->v[i], s))
+			return true;
+	return false;
+}
+
+void strv_free(struct strv *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	memset(sv, 0, sizeof(*sv));
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Small host-file helpers shared by the initramfs builder's parts. */
+/* Small helpers shared by the initramfs builder's parts: host files, paths, arrays. */
 #ifndef KTSTR_INITRAMFS_FSUTIL_H
 #define KTSTR_INITRAMFS_FSUTIL_H
 
@@ -19,5 +19,24 @@ int fs_path(char *buf, size_t len, const char *fmt, ...) __attribute__((format(p
 
 bool fs_is_dir(const char *path);
 bool fs_is_file(const char *path);
+
+/*
+ * Make room for element `len` of a growable array v (*cap elements of elem
+ * bytes), doubling from `first`. Returns the array (moved or not), or NULL
+ * when out of memory or on size overflow, v then being still valid.
+ */
+void *fs_grow(void *v, size_t *cap, size_t len, size_t elem, size_t first);
+
+/* A list of owned strings. */
+struct strv {
+	char **v;
+	size_t n;
+	size_t cap;
+};
+
+/* Append a copy of s: 0 or -ENOMEM. */
+int strv_push(struct strv *sv, const char *s);
+bool strv_has(const struct strv *sv, const char *s);
+void strv_free(struct strv *sv);
 
 #endif

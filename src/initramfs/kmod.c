@@ -26,8 +26,7 @@ enum { KM_NEW, KM_VISITING, KM_DONE };
 struct km {
 	char *name;
 	char *path;
-	char **deps; /* names */
-	size_t n_deps;
+	struct strv deps; /* names */
 	bool deps_known;
 	int state;
 	uint8_t *data; /* file contents once read */
@@ -38,8 +37,7 @@ struct km_index {
 	struct km *v;
 	size_t n;
 	size_t cap;
-	char **builtin;
-	size_t n_builtin;
+	struct strv builtin;
 };
 
 struct km_ctx {
@@ -112,17 +110,13 @@ int kmod_kernel_release_from_bzimage(const char *path, char *buf, size_t len)
 static void km_index_free(struct km_index *x)
 {
 	for (size_t i = 0; i < x->n; i++) {
-		for (size_t k = 0; k < x->v[i].n_deps; k++)
-			free(x->v[i].deps[k]);
-		free(x->v[i].deps);
+		strv_free(&x->v[i].deps);
 		free(x->v[i].name);
 		free(x->v[i].path);
 		free(x->v[i].data);
 	}
 	free(x->v);
-	for (size_t i = 0; i < x->n_builtin; i++)
-		free(x->builtin[i]);
-	free(x->builtin);
+	strv_free(&x->builtin);
 	memset(x, 0, sizeof(*x));
 }
 
@@ -136,10 +130,7 @@ static struct km *km_find(const struct km_index *x, const char *name)
 
 static bool km_is_builtin(const struct km_index *x, const char *name)
 {
-	for (size_t i = 0; i < x->n_builtin; i++)
-		if (!strcmp(x->builtin[i], name))
-			return true;
-	return false;
+	return strv_has(&x->builtin, name);
 }
 
 /* Add a module file unless its name is known already (the first one found wins). */
@@ -153,14 +144,12 @@ static int km_add(struct km_index *x, const char *path, struct km **added)
 		return 0;
 	if (km_find(x, name))
 		return 0;
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 256;
-		struct km *nv = realloc(x->v, cap * sizeof(*nv));
+	{
+		void *nv = fs_grow(x->v, &x->cap, x->n, sizeof(*x->v), 256);
 
 		if (!nv)
 			return -ENOMEM;
 		x->v = nv;
-		x->cap = cap;
 	}
 	m = &x->v[x->n];
 	memset(m, 0, sizeof(*m));
@@ -179,19 +168,10 @@ static int km_add(struct km_index *x, const char *path, struct km **added)
 static int km_add_dep(struct km *m, const char *dep)
 {
 	char name[256];
-	char **nv;
 
 	if (kmod_name_normalize(dep, name, sizeof(name)))
 		return 0;
-	nv = realloc(m->deps, (m->n_deps + 1) * sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	m->deps = nv;
-	m->deps[m->n_deps] = strdup(name);
-	if (!m->deps[m->n_deps])
-		return -ENOMEM;
-	m->n_deps++;
-	return 0;
+	return strv_push(&m->deps, name);
 }
 
 static int path_in(char *buf, size_t len, const char *dir, const char *rel)
@@ -241,8 +221,7 @@ static int cmp_str(const void *a, const void *b)
  */
 static int km_walk(struct km_index *x, const char *dir, int depth)
 {
-	char **names = NULL;
-	size_t n = 0;
+	struct strv names = {0};
 	struct dirent *de;
 	int ret = 0;
 	DIR *d;
@@ -252,38 +231,25 @@ static int km_walk(struct km_index *x, const char *dir, int depth)
 	d = opendir(dir);
 	if (!d)
 		return -errno;
-	while ((de = readdir(d))) {
-		char **nv;
-
-		if (de->d_name[0] == '.')
-			continue;
-		nv = realloc(names, (n + 1) * sizeof(*nv));
-		if (!nv || !(nv[n] = strdup(de->d_name))) {
-			names = nv ? nv : names;
-			ret = -ENOMEM;
-			break;
-		}
-		names = nv;
-		n++;
-	}
+	while (!ret && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			ret = strv_push(&names, de->d_name);
 	closedir(d);
-	if (!ret && n)
-		qsort(names, n, sizeof(*names), cmp_str);
-	for (size_t i = 0; !ret && i < n; i++) {
+	if (!ret && names.n)
+		qsort(names.v, names.n, sizeof(*names.v), cmp_str);
+	for (size_t i = 0; !ret && i < names.n; i++) {
 		char path[PATH_MAX];
 		struct stat st;
 		struct km *m;
 
-		if (fs_path(path, sizeof(path), "%s/%s", dir, names[i]) || lstat(path, &st))
+		if (fs_path(path, sizeof(path), "%s/%s", dir, names.v[i]) || lstat(path, &st))
 			continue;
 		if (S_ISDIR(st.st_mode))
 			ret = km_walk(x, path, depth + 1);
-		else if (S_ISREG(st.st_mode) && strstr(names[i], ".ko"))
+		else if (S_ISREG(st.st_mode) && strstr(names.v[i], ".ko"))
 			ret = km_add(x, path, &m);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	strv_free(&names);
 	return ret;
 }
 
@@ -301,21 +267,13 @@ static int km_load_builtin(struct km_index *x, const char *reldir)
 		return ret == -ENOENT ? 0 : ret;
 	for (char *l = strtok_r((char *)text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		char name[256];
-		char **nv;
 
-		if (kmod_name_normalize(l, name, sizeof(name)))
-			continue;
-		nv = realloc(x->builtin, (x->n_builtin + 1) * sizeof(*nv));
-		if (!nv || !(nv[x->n_builtin] = strdup(name))) {
-			x->builtin = nv ? nv : x->builtin;
-			free(text);
-			return -ENOMEM;
-		}
-		x->builtin = nv;
-		x->n_builtin++;
+		if (!kmod_name_normalize(l, name, sizeof(name)) &&
+		    (ret = strv_push(&x->builtin, name)))
+			break;
 	}
 	free(text);
-	return 0;
+	return ret;
 }
 
 /* ---- module contents --------------------------------------------------- */
@@ -431,16 +389,16 @@ static int km_visit(struct km_ctx *c, struct km *m, const char *needed_by)
 		if (ret)
 			return ret;
 	}
-	for (size_t i = 0; i < m->n_deps; i++) {
-		struct km *d = km_find(&c->idx, m->deps[i]);
+	for (size_t i = 0; i < m->deps.n; i++) {
+		struct km *d = km_find(&c->idx, m->deps.v[i]);
 
 		if (!d) {
-			if (km_is_builtin(&c->idx, m->deps[i])) {
+			if (km_is_builtin(&c->idx, m->deps.v[i])) {
 				c->out->n_builtin++;
 				continue;
 			}
 			return ierr_set(c->err, -ENOENT, "module %s (needed by %s) not found in %s",
-					m->deps[i], m->name, c->out->release_dir);
+					m->deps.v[i], m->name, c->out->release_dir);
 		}
 		/* km_find may return a pointer that a later realloc moves: the index is complete here */
 		ret = km_visit(c, d, m->name);
