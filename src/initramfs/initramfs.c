@@ -15,8 +15,6 @@
 #include "initramfs/kmod.h"
 #include "initramfs/lz4legacy.h"
 
-#define INCLUDE_DIR "/include"
-
 #define REL_MAX_DEPTH 128
 
 /* Split an absolute path into its components (pointers into path); -1 if too deep. */
@@ -104,7 +102,7 @@ static int add_init(struct ib *b, const char *init)
 	int ret;
 
 	if (b->o->keep_debug)
-		return add_host(b, "/init", 0755, init, "ktstr binary");
+		return add_host(b, INITRAMFS_INIT, 0755, init, "ktstr binary");
 	ret = fs_read_file(init, CPIO_FILE_MAX, &raw, &len);
 	if (ret)
 		return ierr_set(b->err, ret, "ktstr binary %s: %s", init,
@@ -121,7 +119,7 @@ static int add_init(struct ib *b, const char *init)
 		free(raw);
 		return ierr_set(b->err, ret, "out of memory");
 	}
-	ret = cpio_add_file(&b->cpio, "/init", 0755, raw, len);
+	ret = cpio_add_file(&b->cpio, INITRAMFS_INIT, 0755, raw, len);
 	free(raw);
 	if (ret)
 		return ierr_set(b->err, ret, "/init: %s", strerror(-ret));
@@ -142,7 +140,7 @@ static int add_includes(struct ib *b)
 		if (!S_ISREG(st.st_mode))
 			return ierr_set(b->err, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
 					"--include %s: not a regular file", host);
-		if (!*base || fs_path(pack, sizeof(pack), INCLUDE_DIR "/%s", base))
+		if (!*base || fs_path(pack, sizeof(pack), INITRAMFS_INCLUDE_DIR "/%s", base))
 			return ierr_set(b->err, -EINVAL, "--include %s: bad file name", host);
 		if (cpio_lookup(&b->cpio, pack, NULL) == 0)
 			return ierr_set(b->err, -EEXIST,
@@ -214,7 +212,7 @@ static int add_modules(struct ib *b)
 	ret = kmod_resolve(&s, &b->o->kmod, b->o->modules, b->o->n_modules, b->err);
 	if (ret)
 		return ret;
-	ret = cpio_add_dir(&b->cpio, "/ktstr/modules", 0755);
+	ret = cpio_add_dir(&b->cpio, INITRAMFS_MODULE_DIR, 0755);
 	for (size_t i = 0; i < s.n && !ret; i++) {
 		ret = cpio_add_file(&b->cpio, s.v[i].pack_path, 0644, s.v[i].data, s.v[i].len);
 		if (ret)
@@ -268,15 +266,15 @@ static int add_exec(struct ib *b)
 			return ierr_set(b->err, -EINVAL, "environment entry '%s' is not KEY=VALUE",
 					o->env[i]);
 	}
-	ret = add_strings(b, "/ktstr/exec.argv", o->argv, o->argc);
+	ret = add_strings(b, INITRAMFS_ARGV, o->argv, o->argc);
 	if (!ret && o->n_env)
-		ret = add_strings(b, "/ktstr/exec.env", o->env, o->n_env);
+		ret = add_strings(b, INITRAMFS_ENV, o->env, o->n_env);
 	if (!ret && o->cwd) {
 		if (!o->cwd[0])
 			return ierr_set(b->err, -EINVAL, "the working directory is empty");
-		ret = cpio_add_file(&b->cpio, "/ktstr/exec.cwd", 0644, o->cwd, strlen(o->cwd));
+		ret = cpio_add_file(&b->cpio, INITRAMFS_CWD, 0644, o->cwd, strlen(o->cwd));
 		if (ret)
-			ierr_set(b->err, ret, "/ktstr/exec.cwd: %s", strerror(-ret));
+			ierr_set(b->err, ret, INITRAMFS_CWD ": %s", strerror(-ret));
 	}
 	return ret;
 }
@@ -290,17 +288,17 @@ static int build(struct ib *b)
 	/* the kernel opens /dev/console for PID 1 before anything is mounted */
 	ret = cpio_add_dir(&b->cpio, "/dev", 0755);
 	if (!ret)
-		ret = cpio_add_chardev(&b->cpio, "/dev/console", 0600, 5, 1);
+		ret = cpio_add_chardev(&b->cpio, INITRAMFS_CONSOLE, 0600, 5, 1);
 	if (ret)
 		return ierr_set(b->err, ret, "/dev/console: %s", strerror(-ret));
 	ret = add_init(b, init);
 	if (ret)
 		return ret;
 	if (o->busybox_path) {
-		ret = add_host(b, "/bin/busybox", 0755, o->busybox_path, "busybox");
+		ret = add_host(b, INITRAMFS_BUSYBOX, 0755, o->busybox_path, "busybox");
 		if (ret)
 			return ret;
-		ret = cpio_add_symlink(&b->cpio, "/bin/sh", "busybox");
+		ret = cpio_add_symlink(&b->cpio, INITRAMFS_SH, "busybox");
 		if (ret)
 			return ierr_set(b->err, ret, "/bin/sh: %s", strerror(-ret));
 	}
@@ -314,7 +312,7 @@ static int build(struct ib *b)
 	if (ret)
 		return ret;
 	/* written last: the guest treats its absence as a truncated unpack (§3.1 step 5) */
-	ret = cpio_add_file(&b->cpio, "/ktstr/.complete", 0644, NULL, 0);
+	ret = cpio_add_file(&b->cpio, INITRAMFS_COMPLETE, 0644, NULL, 0);
 	if (!ret)
 		ret = cpio_finish(&b->cpio);
 	if (ret)

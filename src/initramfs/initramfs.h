@@ -30,6 +30,18 @@
 #include "initramfs/ierr.h"
 #include "initramfs/kmod.h"
 
+/* The paths of the contract, for the builder and the guest init alike. */
+#define INITRAMFS_INIT	      "/init"
+#define INITRAMFS_CONSOLE     "/dev/console"
+#define INITRAMFS_BUSYBOX     "/bin/busybox"
+#define INITRAMFS_SH	      "/bin/sh"
+#define INITRAMFS_INCLUDE_DIR "/include"
+#define INITRAMFS_MODULE_DIR  KMOD_PACK_DIR
+#define INITRAMFS_ARGV	      "/ktstr/exec.argv"
+#define INITRAMFS_ENV	      "/ktstr/exec.env"
+#define INITRAMFS_CWD	      "/ktstr/exec.cwd"
+#define INITRAMFS_COMPLETE    "/ktstr/.complete"
+
 #define INITRAMFS_ARGV_MAX (1u << 20) /* guest init refuses more (guest-protocol.md §3.1 step 6) */
 
 struct initramfs_opts {

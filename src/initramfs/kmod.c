@@ -618,7 +618,7 @@ static int emit_modules(struct km_ctx *c)
 
 		if (ret)
 			return ret;
-		if (asprintf(&e->pack_path, "/ktstr/modules/%03zu-%s.ko%s", i, m->name,
+		if (asprintf(&e->pack_path, KMOD_PACK_DIR "/%03zu-%s.ko%s", i, m->name,
 			     f == s->guest_fmt ? decomp_suffix(f) : "") < 0) {
 			e->pack_path = NULL;
 			return -ENOMEM;

@@ -27,6 +27,7 @@
 #include "initramfs/decomp.h"
 #include "initramfs/ierr.h"
 
+#define KMOD_PACK_DIR	 "/ktstr/modules"
 #define KMOD_MAX_MODULES 999u /* NNN has three digits */
 #define KMOD_RELEASE_MAX 256u
 
