@@ -166,6 +166,41 @@ Test(kmod, dependencies_come_first_and_each_module_once)
 	tu_rmrf(dir);
 }
 
+/* guest-protocol §3.0: NNN is zero-padded so that lexical order is load order */
+Test(kmod, lexical_order_of_the_packed_names_is_load_order_beyond_ten)
+{
+	char rel[PATH_MAX], *dir = tree(rel, sizeof(rel)), dep[4096] = "", file[64];
+	const char *names[] = {"m11"};
+	struct kmod_set s;
+	struct ierr e = {0};
+	size_t o = 0;
+
+	/* a chain m11 -> m10 -> ... -> m0: twelve modules, load order m0 first */
+	for (int i = 0; i < 12; i++) {
+		o += (size_t)snprintf(dep + o, sizeof(dep) - o, "kernel/m%d.ko:", i);
+		for (int k = i - 1; k >= 0; k--)
+			o += (size_t)snprintf(dep + o, sizeof(dep) - o, " kernel/m%d.ko", k);
+		o += (size_t)snprintf(dep + o, sizeof(dep) - o, "\n");
+		snprintf(file, sizeof(file), "kernel/m%d.ko", i);
+		tu_put(rel, file, "M");
+	}
+	tu_put(rel, "modules.dep", dep);
+	cr_assert_eq(resolve(&s, rel, NULL, names, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(s.n, 12);
+	for (size_t i = 0; i < s.n; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "m%zu", i);
+		cr_assert_str_eq(s.v[i].name, want);
+		if (i)
+			cr_assert_lt(strcmp(s.v[i - 1].pack_path, s.v[i].pack_path), 0,
+				     "%s sorts after %s", s.v[i - 1].pack_path, s.v[i].pack_path);
+	}
+	cr_assert_str_eq(s.v[10].pack_path, "/ktstr/modules/010-m10.ko");
+	kmod_set_free(&s);
+	tu_rmrf(dir);
+}
+
 Test(kmod, a_dash_in_the_file_name_matches_an_underscore_in_the_request)
 {
 	char rel[PATH_MAX], *dir = tree(rel, sizeof(rel));
@@ -372,7 +407,10 @@ static void decompressed_for(const char *tool, const char *ext, const char *conf
 	tu_rmrf(dir);
 }
 
-/* MODULE_COMPRESS_* without MODULE_DECOMPRESS: the kernel cannot unpack modules itself */
+/*
+ * guest-protocol §3.3 and §5.8 #100 (host half): MODULE_COMPRESS_* without
+ * MODULE_DECOMPRESS means the kernel cannot unpack modules itself
+ */
 Test(kmod, an_xz_module_is_decompressed_when_the_guest_cannot)
 {
 	decompressed_for("xz", ".xz", nodecomp_cfg, DECOMP_NONE);
@@ -400,6 +438,7 @@ Test(kmod, without_a_config_every_module_is_shipped_uncompressed)
 	decompressed_for("xz", ".xz", NULL, DECOMP_NONE);
 }
 
+/* guest-protocol §3.3 and §5.8 #100 (host half) */
 Test(kmod, a_module_in_the_guests_own_format_is_shipped_compressed)
 {
 	char rel[PATH_MAX], *dir = tree(rel, sizeof(rel)), cfg[PATH_MAX], file[PATH_MAX];
