@@ -95,14 +95,19 @@ Test(kmod, release_of_the_real_kernel_if_present)
 	const char *d = getenv("KTSTR_TEST_MODULES_DIR");
 	char rel[128];
 
-	if (!d || tu_sh("ls '%s'/boot/vmlinuz-* >/dev/null 2>&1", d)) {
-		fprintf(stderr, "SKIPPED: KTSTR_TEST_MODULES_DIR with boot/vmlinuz-* not set\n");
+	/* 6.1 packages keep it in boot/, the split 7.x ones next to the modules */
+	if (!d ||
+	    tu_sh("ls '%s'/boot/vmlinuz-* '%s'/usr/lib/modules/*/vmlinuz 2>/dev/null | grep -q .",
+		  d, d)) {
+		fprintf(stderr, "SKIPPED: KTSTR_TEST_MODULES_DIR with a vmlinuz not set\n");
 		cr_skip_test("no real kernel");
 	}
 	char cmd[PATH_MAX + 64], path[PATH_MAX];
 	FILE *f;
 
-	snprintf(cmd, sizeof(cmd), "ls '%s'/boot/vmlinuz-* | head -1", d);
+	snprintf(cmd, sizeof(cmd),
+		 "ls '%s'/boot/vmlinuz-* '%s'/usr/lib/modules/*/vmlinuz 2>/dev/null | head -1", d,
+		 d);
 	f = popen(cmd, "r");
 	cr_assert_not_null(fgets(path, sizeof(path), f));
 	pclose(f);
