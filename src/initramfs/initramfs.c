@@ -212,7 +212,8 @@ static int add_modules(struct ib *b)
 	ret = kmod_resolve(&s, &b->o->kmod, b->o->modules, b->o->n_modules, b->err);
 	if (ret)
 		return ret;
-	ret = cpio_add_dir(&b->cpio, INITRAMFS_MODULE_DIR, 0755);
+	/* the directory only when there is something to load (absent = nothing to do, §3.3) */
+	ret = s.n ? cpio_add_dir(&b->cpio, INITRAMFS_MODULE_DIR, 0755) : 0;
 	for (size_t i = 0; i < s.n && !ret; i++) {
 		ret = cpio_add_file(&b->cpio, s.v[i].pack_path, 0644, s.v[i].data, s.v[i].len);
 		if (ret)
@@ -220,6 +221,7 @@ static int add_modules(struct ib *b)
 	}
 	b->out->n_modules = s.n;
 	b->out->n_builtin = s.n_builtin;
+	b->out->no_module_tree = s.no_tree;
 	kmod_set_free(&s);
 	return ret;
 }

@@ -70,7 +70,8 @@ struct initramfs {
 	size_t cpio_len; /* size before compression */
 	size_t n_libs;	 /* shared-library entries (files and symlinks) */
 	size_t n_modules;
-	size_t n_builtin; /* requested modules skipped because built in */
+	size_t n_builtin;    /* requested modules skipped because built in */
+	bool no_module_tree; /* kmod.missing_tree_ok and no tree: nothing packed */
 };
 
 /*

@@ -643,6 +643,12 @@ int kmod_resolve(struct kmod_set *out, const struct kmod_opts *o, const char *co
 
 	memset(out, 0, sizeof(*out));
 	ret = find_release_dir(out, o, err);
+	if (ret == -ENOENT && o->missing_tree_ok) {
+		log_info("initramfs: %s: no kernel modules packed",
+			 err ? err->msg : "no module tree");
+		out->no_tree = true;
+		return 0;
+	}
 	if (!ret)
 		ret = load_config(out, o, err);
 	if (!ret)

@@ -21,6 +21,7 @@
 #define KTSTR_INITRAMFS_KMOD_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,12 @@ struct kmod_opts {
 	 * in-kernel decompression assumed.
 	 */
 	const char *config;
+	/*
+	 * A kernel built with its drivers in (a custom build) may have no module
+	 * tree at all: with this set, a missing tree gives an empty set with
+	 * no_tree set instead of an error, and the caller says so.
+	 */
+	bool missing_tree_ok;
 };
 
 struct kmod_module {
@@ -64,6 +71,7 @@ struct kmod_set {
 	char release[KMOD_RELEASE_MAX];
 	char release_dir[PATH_MAX];
 	char config_path[PATH_MAX]; /* "" when no config was found */
+	bool no_tree;		    /* missing_tree_ok and there was no module tree */
 };
 
 /*

@@ -327,6 +327,22 @@ Test(kmod, the_default_tree_needs_a_release_and_says_where_it_looked)
 	cr_assert(strstr(e.msg, "release"), "message: %s", e.msg);
 }
 
+Test(kmod, a_missing_tree_can_mean_built_in_drivers)
+{
+	const char *names[] = {"virtio_mmio"};
+	struct kmod_opts o = {.modules_dir = "/nonexistent/ktstr-mods", .missing_tree_ok = true};
+	struct kmod_set s;
+	struct ierr e = {0};
+
+	cr_assert_eq(kmod_resolve(&s, &o, names, 1, &e), 0, "%s", e.msg);
+	cr_assert(s.no_tree);
+	cr_assert_eq(s.n, 0);
+	kmod_set_free(&s);
+	o.missing_tree_ok = false;
+	cr_assert_eq(kmod_resolve(&s, &o, names, 1, &e), -ENOENT);
+	cr_assert(strstr(e.msg, "/nonexistent/ktstr-mods"), "message: %s", e.msg);
+}
+
 Test(kmod, without_modules_dep_the_modinfo_depends_list_is_used)
 {
 	char rel[PATH_MAX], *dir = tree(rel, sizeof(rel));
