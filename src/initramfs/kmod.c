@@ -48,6 +48,10 @@ struct km_ctx {
 	size_t n_order;
 };
 
+const char *const kmod_virtio_modules[] = {"virtio_mmio", "virtio_blk", "virtio_net",
+					   "virtio_console"};
+const size_t kmod_n_virtio_modules = sizeof(kmod_virtio_modules) / sizeof(kmod_virtio_modules[0]);
+
 int kmod_name_normalize(const char *in, char *out, size_t len)
 {
 	const char *base = strrchr(in, '/');

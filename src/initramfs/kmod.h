@@ -75,6 +75,14 @@ struct kmod_set {
 };
 
 /*
+ * The drivers a guest needs for our devices (vmm-x86.md §1.13, E2E.md):
+ * virtio, virtio_ring, failover and net_failover come in as dependencies
+ * where they are modules; built-in ones are skipped.
+ */
+extern const char *const kmod_virtio_modules[];
+extern const size_t kmod_n_virtio_modules;
+
+/*
  * Resolve names[0..n). Errors (message names the module, file or
  * directory): -ENOENT unknown module, missing dependency, missing tree or
  * config; -EINVAL no release given where one is needed, several releases;

@@ -410,8 +410,10 @@ static double ms_since(const struct timespec *a)
 Test(initramfs, real_virtio_modules_figures, .timeout = 120)
 {
 	const char *d = getenv("KTSTR_TEST_MODULES_DIR");
-	const char *mods[] = {"virtio_mmio", "virtio_blk", "virtio_net", "virtio_console"};
-	struct initramfs_opts o = {.modules = mods, .n_modules = 4, .argv = argv3, .argc = 3};
+	struct initramfs_opts o = {.modules = kmod_virtio_modules,
+				   .n_modules = kmod_n_virtio_modules,
+				   .argv = argv3,
+				   .argc = 3};
 	struct initramfs r;
 	struct ierr e;
 	struct timespec t;
