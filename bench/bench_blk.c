@@ -34,13 +34,14 @@
 #include "support/vdriver.h"
 #include "virtio/blk.h"
 
-#define KIB	  1024ull
-#define MIB	  (1024ull * KIB)
-#define FILE_SIZE (64 * MIB)
-#define SLICE_NS  300000000ull /* each side runs this long per slice */
-#define SLICES	  5
-#define QSIZE	  256
-#define MAX_QD	  64
+#define KIB	   1024ull
+#define MIB	   (1024ull * KIB)
+#define FILE_SIZE  (64 * MIB)
+#define SLICE_NS   300000000ull /* each side runs this long per slice */
+#define SLICES	   5
+#define QSIZE	   256
+#define MAX_QD	   64
+#define KICK_BATCH 8
 
 struct workload {
 	const char *name;
@@ -217,7 +218,7 @@ static uint64_t device_slice(struct bench *b, const struct workload *w, uint64_t
 	for (unsigned i = 0; i < w->qd; i++)
 		free_slots[i] = i;
 	while (!stop || inflight) {
-		bool posted = false;
+		unsigned posted = 0;
 		uint32_t id, len;
 
 		while (!stop && free_n) {
@@ -226,9 +227,11 @@ static uint64_t device_slice(struct bench *b, const struct workload *w, uint64_t
 			post_read(b, s, offset_of(b, w, *start + issued++), w->len);
 			ring[tail++ % MAX_QD] = s;
 			inflight++;
-			posted = true;
+			/* Kick every few requests, so the worker starts while we keep posting. */
+			if (++posted % KICK_BATCH == 0)
+				kick_if_needed(b);
 		}
-		if (posted)
+		if (posted % KICK_BATCH)
 			kick_if_needed(b);
 		wait_used(b, &id, &len);
 		do {
