@@ -49,7 +49,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || e2e_die "no command given (try --help)"
 
-e2e_require_tools qemu-system-x86_64 cpio gzip xz zstd timeout ldd file
+e2e_require_tools qemu-system-x86_64 cpio gzip xz zstd timeout ldd
 # run.sh names its files after itself (build/e2e/e2e.*).
 name=${KTSTR_E2E_RUN_NAME:-l1-run}
 mkdir -p "$E2E_BUILD"

@@ -61,7 +61,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#kernels[@]} -gt 0 ] || kernels=(6.1 7.2)
 
-e2e_require_tools qemu-system-x86_64 busybox cpio gzip xz zstd timeout ldd file dpkg-deb apt-get setsid tail
+e2e_require_tools qemu-system-x86_64 busybox cpio gzip xz zstd timeout ldd dpkg-deb apt-get setsid tail
 [ -x "$KTSTR_BIN" ] || e2e_die "missing $KTSTR_BIN (run 'make ktstr' first)"
 
 if [ $bench -eq 1 ]; then

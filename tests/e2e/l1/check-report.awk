@@ -78,6 +78,7 @@ BEGIN {
 }
 
 { sub(/\r$/, "") }
+$1 == "E2E:BEGIN" { split($2, kv, "."); kver = kv[1] * 100 + kv[2] }
 $1 == "E2E:nproc" { nproc = $2 }
 $1 == "E2E:cpu" {
 	c = $2 + 0
@@ -112,14 +113,18 @@ END {
 		nspan = range(node * lpn * C * T, (node + 1) * lpn * C * T - 1)
 		if (canon(val[c, "sib"]) != sib) print "cpu" c ": thread siblings " val[c, "sib"] ", expected " sib
 		if (canon(val[c, "llc"]) != l3) print "cpu" c ": L3 shared_cpu_list " val[c, "llc"] ", expected " l3
-		# Same core: same core id and package; other cores: another (package, core id).
+		# Same core: same core id and package; other cores: another (package,
+		# core id). Before 6.9 an AMD pre-Zen guest (our L1 CPU model) takes
+		# core_id modulo the cores of an AMD "node", which the VMM maps to the
+		# LLC (vmm-x86 §2.6, D6): there core ids are only unique per LLC.
 		key = val[c, "pkg"] "/" val[c, "core"]
+		if (kver < 609) key = key "/" canon(val[c, "llc"])
 		want = llc "/" core
 		if (key in owner && owner[key] != want)
-			print "cpu" c ": package/core id " key " also used by another core (cpu" first[key] ")"
+			print "cpu" c ": package/core id " val[c, "pkg"] "/" val[c, "core"] " also used by another core (cpu" first[key] ")"
 		if (!(key in owner)) { owner[key] = want; first[key] = c }
 		if (want in corekey && corekey[want] != key)
-			print "cpu" c ": core id " key " differs from its sibling cpu" corecpu[want] " (" corekey[want] ")"
+			print "cpu" c ": package/core id " val[c, "pkg"] "/" val[c, "core"] " differs from its sibling cpu" corecpu[want] "'s"
 		if (!(want in corekey)) { corekey[want] = key; corecpu[want] = c }
 		# One package per NUMA node.
 		if (node in pkgof && pkgof[node] != val[c, "pkg"])

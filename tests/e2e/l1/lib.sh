@@ -45,9 +45,9 @@ fail() {
 	if [ -z "$FAILS" ]; then FAILS=$1; else FAILS="$FAILS; $1"; fi
 }
 
-# show FILE: attach FILE's last lines to the failure report.
+# show FILE [LINES]: attach FILE's last LINES (default 40) lines to the failure report.
 show() {
-	DETAIL="$DETAIL $1"
+	DETAIL="$DETAIL $1:${2:-40}"
 }
 
 case_end() {
@@ -57,10 +57,12 @@ case_end() {
 		return 0
 	fi
 	echo "KTSTR-E2E-RESULT FAIL $CASE@$KLABEL $FAILS"
-	for f in $DETAIL; do
+	for d in $DETAIL; do
+		f=${d%:*}
+		n=${d##*:}
 		[ -s "$f" ] || continue
-		echo "  | --- ${f##*/} (last 40 lines)"
-		tail -n 40 "$f" | tr -d '\r' | sed 's/^/  | /'
+		echo "  | --- ${f##*/} (last $n lines)"
+		tail -n "$n" "$f" | tr -d '\r' | sed 's/^/  | /'
 	done
 	return 1
 }
@@ -123,10 +125,14 @@ check_report() {
 		return 1
 	fi
 	grep '^E2E:' "$VM_OUT" >"$WORK/$tag.report"
+	# On failure show the whole report and only the console lines around it.
+	grep -v '^E2E:' "$VM_OUT" >"$WORK/$tag.console"
+	DETAIL=$(echo "$DETAIL" | sed "s| $VM_OUT:[0-9]*| $WORK/$tag.console:25|")
 	res=$(awk -v topo="$2" -f /e2e/check-report.awk "$WORK/$tag.report")
 	[ -z "$res" ] && return 0
 	echo "$res" >"$WORK/$tag.mismatch"
-	show "$WORK/$tag.mismatch"
+	show "$WORK/$tag.report" 200
+	show "$WORK/$tag.mismatch" 60
 	fail "$tag: $(echo "$res" | head -n 3 | tr '\n' ';' | sed 's/;$//; s/;/; /g')$([ "$(echo "$res" | wc -l)" -gt 3 ] && echo " ...")"
 	return 1
 }
