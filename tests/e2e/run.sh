@@ -187,6 +187,10 @@ while :; do
 	watch_l1 "$qpid" "$console"
 	kill -- -"$qpid" 2>/dev/null || true
 	wait "$qpid" 2>/dev/null || true
+	# What L1 said last, for a case it did not finish: its panic or lockup
+	# line if there is one.
+	l1last=$(grep -a -m1 -E 'Kernel panic|BUG:|soft lockup|Oops' "$console" ||
+		grep -a -v '^$' "$console" | tail -n 1 || true)
 	rm -f "$console"
 	cur=$(sed -n 's/^current //p' "$state" | tail -n1)
 	if grep -q '^nokvm' "$state"; then
@@ -194,7 +198,7 @@ while :; do
 		break
 	fi
 	if ! grep -q '^ready' "$state"; then
-		why="L1 did not start ($(grep -a -v '^$' "$log" | tail -n 1))"
+		why="L1 did not start (${l1last:-no console output})"
 		break
 	fi
 	grep -q '^done' "$state" && break
@@ -204,14 +208,14 @@ while :; do
 		if [ -n "$last" ]; then
 			echo "FAIL $cur (${last#* })"
 		else
-			echo "FAIL $cur (L1 ended during the case: $(grep -a -v '^$' "$log" | tail -n 1))"
+			echo "FAIL $cur (L1 ended during the case: ${l1last})"
 		fi
 		echo "FAIL $cur" >>"$results"
 	elif [ -n "$last" ]; then
 		why=${last#* }
 		break
 	elif [ "$(wc -l <"$results")" -eq "$done_n" ]; then
-		why="L1 ended without progress ($(grep -a -v '^$' "$log" | tail -n 1))"
+		why="L1 ended without progress (${l1last:-no console output})"
 		break
 	fi
 done

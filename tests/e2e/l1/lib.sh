@@ -56,6 +56,12 @@ case_end() {
 		echo "KTSTR-E2E-RESULT PASS $CASE@$KLABEL ${secs}s"
 		return 0
 	fi
+	# The result line stays readable; the full list goes with the details.
+	if [ ${#FAILS} -gt 300 ]; then
+		echo "$FAILS" | sed 's/; /\n/g' >"$WORK/failed-checks"
+		DETAIL="$WORK/failed-checks:100 $DETAIL"
+		FAILS="$(echo "$FAILS" | cut -c 1-300) ..."
+	fi
 	echo "KTSTR-E2E-RESULT FAIL $CASE@$KLABEL $FAILS"
 	for d in $DETAIL; do
 		f=${d%:*}
