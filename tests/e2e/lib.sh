@@ -5,7 +5,7 @@
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$E2E_DIR/../.." && pwd)
 export CACHE_DIR=${KTSTR_CACHE:-$HOME/.cache/ktstr}
-E2E_BUILD=${KTSTR_E2E_BUILD:-$REPO_DIR/build/e2e}
+export E2E_BUILD=${KTSTR_E2E_BUILD:-$REPO_DIR/build/e2e}
 # The ktstr binary put into L1 (override to test another build).
 KTSTR_BIN=${KTSTR_BIN:-$REPO_DIR/ktstr}
 
@@ -106,7 +106,7 @@ e2e_install_busybox() {
 # The L2 busybox initramfs of one flavour: /init is tests/e2e/l2/init-$1.
 e2e_build_l2_initramfs() {
 	local flavour=$1 out=$2 root
-	root=$E2E_BUILD/l2-root-$flavour
+	root=$out.root
 	rm -rf "$root"
 	mkdir -p "$root"/{proc,sys,dev,tmp,run,root,etc}
 	e2e_install_busybox "$root"
@@ -143,7 +143,8 @@ e2e_build_l1() {
 	local out=$1 cmdfile=$2 with_qemu=${3:-0} root m f label vmlinuz kroot
 	[ -x "$KTSTR_BIN" ] || e2e_die "missing $KTSTR_BIN (run 'make ktstr' first)"
 	e2e_kernels
-	root=$E2E_BUILD/l1-root
+	# Named after the output: l1-run.sh and run.sh may build at the same time.
+	root=$out.root
 	rm -rf "$root"
 	mkdir -p "$root"/{proc,sys,dev,tmp,run,root,etc,lib/modules/e2e,e2e,l2}
 	e2e_install_busybox "$root"

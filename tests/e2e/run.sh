@@ -61,7 +61,12 @@ while [ $# -gt 0 ]; do
 done
 [ ${#kernels[@]} -gt 0 ] || kernels=(6.1 7.2)
 
-e2e_require_tools qemu-system-x86_64 busybox cpio gzip xz zstd timeout ldd dpkg-deb apt-get setsid tail
+tools=(qemu-system-x86_64 busybox cpio gzip xz zstd timeout ldd dpkg-deb apt-get setsid tail)
+# `make e2e` installs what it needs: try install-deps once, then insist.
+if ! (e2e_require_tools "${tools[@]}") 2>/dev/null; then
+	"$REPO_DIR/scripts/install-deps.sh" >&2 || true
+fi
+e2e_require_tools "${tools[@]}"
 [ -x "$KTSTR_BIN" ] || e2e_die "missing $KTSTR_BIN (run 'make ktstr' first)"
 
 if [ $bench -eq 1 ]; then
