@@ -89,35 +89,39 @@ static int set_cpuid(struct vcpu *v, const struct vcpu_boot *b)
 	return r;
 }
 
+/* struct kvm_msrs ends in a flexible array: give it room for our list (ISO C, no GNU extension). */
+union msr_buf {
+	struct kvm_msrs hdr;
+	uint8_t bytes[sizeof(struct kvm_msrs) + BOOT_MAX_MSRS * sizeof(struct kvm_msr_entry)];
+};
+
 /* KVM's MISC_ENABLE reset value: §1.8 ORs fast strings into it rather than overwriting it. */
 static uint64_t misc_enable_reset(struct vcpu *v)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} m = {.hdr.nmsrs = 1, .e.index = BOOT_MSR_MISC_ENABLE};
+	union msr_buf m;
 
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 1;
+	m.hdr.entries[0].index = BOOT_MSR_MISC_ENABLE;
 	if (ioctl(v->fd, KVM_GET_MSRS, &m) == 1)
-		return m.e.data;
+		return m.hdr.entries[0].data;
 	return BOOT_MISC_ENABLE_RESET;
 }
 
 static int set_msrs(struct vcpu *v, const struct vcpu_boot *b)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[BOOT_MAX_MSRS];
-	} m;
+	union msr_buf m;
 
 	memset(&m, 0, sizeof(m));
-	m.hdr.nmsrs = boot_msr_entries(m.e, misc_enable_reset(v), b->bsp, b->x2apic);
+	m.hdr.nmsrs = boot_msr_entries(m.hdr.entries, misc_enable_reset(v), b->bsp, b->x2apic);
 	/* KVM_SET_MSRS returns how many entries it accepted: a short count is a failure. */
 	int n = ioctl(v->fd, KVM_SET_MSRS, &m);
 	if (n < 0 || (unsigned)n != m.hdr.nmsrs) {
 		int r = n < 0 ? -errno : -EINVAL;
 		snprintf(v->reason, sizeof(v->reason),
 			 "KVM_SET_MSRS on vCPU %u: %d of %u accepted (MSR 0x%x refused)", v->index,
-			 n < 0 ? 0 : n, m.hdr.nmsrs, n >= 0 ? m.e[n].index : 0);
+			 n < 0 ? 0 : n, m.hdr.nmsrs,
+			 n >= 0 && (unsigned)n < m.hdr.nmsrs ? m.hdr.entries[n].index : 0);
 		return r;
 	}
 	return 0;
