@@ -209,22 +209,34 @@ size_t serial_rx_push(struct serial *s, const void *buf, size_t len)
 	return n;
 }
 
-/* The UART has byte registers; a wider access touches consecutive registers. */
+/*
+ * The UART has byte registers; a wider access touches consecutive registers
+ * as one step: the interrupt output is evaluated once at the end, so a word
+ * write that raises and clears a source in passing sends no pulse.
+ */
 static void serial_bus_read(void *opaque, uint64_t off, void *data, uint32_t len)
 {
+	struct serial *s = opaque;
 	uint8_t *d = data;
 
+	pthread_mutex_lock(&s->lock);
 	for (uint32_t i = 0; i < len; i++)
-		d[i] = off + i < SERIAL_NR_REGS ? serial_read(opaque, (unsigned)(off + i)) : 0xff;
+		d[i] = off + i < SERIAL_NR_REGS ? read_locked(s, (unsigned)(off + i)) : 0xff;
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void serial_bus_write(void *opaque, uint64_t off, const void *data, uint32_t len)
 {
+	struct serial *s = opaque;
 	const uint8_t *d = data;
 
+	pthread_mutex_lock(&s->lock);
 	for (uint32_t i = 0; i < len; i++)
 		if (off + i < SERIAL_NR_REGS)
-			serial_write(opaque, (unsigned)(off + i), d[i]);
+			write_locked(s, (unsigned)(off + i), d[i]);
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
 }
 
 const struct bus_ops serial_bus_ops = {

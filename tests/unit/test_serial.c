@@ -295,3 +295,23 @@ Test(serial, bus_adapter_routes_port_accesses_by_offset)
 	cr_assert_eq(v & 0x60, 0x60);
 	bus_destroy(&b);
 }
+
+Test(serial, a_word_access_is_one_step_for_the_interrupt_line)
+{
+	struct bus b;
+	bus_init(&b);
+	cr_assert_eq(bus_register_pio(&b, SERIAL_COM1_BASE, SERIAL_NR_REGS, &serial_bus_ops, &uart),
+		     0);
+	uint8_t mcr = SERIAL_MCR_OUT2, ier = SERIAL_IER_THRI;
+	cr_assert(bus_pio(&b, SERIAL_COM1_BASE + SERIAL_MCR, true, &mcr, 1));
+	cr_assert(bus_pio(&b, SERIAL_COM1_BASE + SERIAL_IER, true, &ier, 1));
+	cr_assert_eq(sink.irqs, 1);
+	(void)serial_read(&uart, SERIAL_IIR_FCR); /* ack THRE */
+	/* outw: THR = 'x' (re-arms THRE) and IER = 0 (masks it) in one access: no pulse. */
+	uint8_t word[2] = {'x', 0};
+	cr_assert(bus_pio(&b, SERIAL_COM1_BASE, true, word, 2));
+	cr_assert_eq(sink.irqs, 1);
+	cr_assert_eq(sink.n_out, 1);
+	cr_assert_eq(serial_read(&uart, SERIAL_IER), 0);
+	bus_destroy(&b);
+}
