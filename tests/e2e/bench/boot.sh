@@ -11,12 +11,12 @@
 # ktstr/QEMU wall-time ratio. Absolute times mean little under nested TCG;
 # the ratio between the two VMMs run side by side is the figure.
 #
-# Environment: BENCH_KERNEL (default /l2/6.1/vmlinuz), BENCH_REPS (default 3),
+# Environment: BENCH_KERNEL (default /l2/6.1/vmlinuz), BENCH_REPS (default 2),
 #              BENCH_CPUS (default "1 4"), BENCH_TIMEOUT per boot (default 300 s)
 # Exit: 0 when every boot reached init; 1 otherwise (the figures still print).
 
 KERNEL=${BENCH_KERNEL:-/l2/6.1/vmlinuz}
-REPS=${BENCH_REPS:-3}
+REPS=${BENCH_REPS:-2}
 CPUS=${BENCH_CPUS:-1 4}
 LIMIT=${BENCH_TIMEOUT:-300}
 MEM=256
