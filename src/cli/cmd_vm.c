@@ -288,8 +288,6 @@ static int vm_main(int argc, char **argv)
 	}
 	vm_run(vm, &res);
 	vm_destroy(vm);
-	/* The console may still hold our last partial line: start the verdict on a fresh one. */
-	fflush(stdout);
 	int code = vm_cli_exit_code(res.outcome);
 	if (code != VM_EXIT_OK)
 		fprintf(stderr, "ktstr: %s\n", res.reason);

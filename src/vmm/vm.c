@@ -775,8 +775,8 @@ out:
 	if (w.wake_fd >= 0)
 		close(w.wake_fd);
 	free(ctx);
-	vm_console_flush(&vm->com1.out);
-	vm_console_flush(&vm->com2.out);
+	vm_console_finish(&vm->com1.out);
+	vm_console_finish(&vm->com2.out);
 	fill_result(vm, res);
 	return 0;
 }

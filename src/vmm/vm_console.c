@@ -109,3 +109,14 @@ void vm_console_flush(struct vm_console *c)
 	}
 	pthread_mutex_unlock(&c->lock);
 }
+
+void vm_console_finish(struct vm_console *c)
+{
+	vm_console_flush(c);
+	pthread_mutex_lock(&c->lock);
+	/* End a dangling partial line so whatever is printed next starts clean. */
+	if (c->flushed)
+		write_all(c->fd, "\n", 1);
+	c->len = c->flushed = 0;
+	pthread_mutex_unlock(&c->lock);
+}

@@ -42,5 +42,7 @@ void vm_console_destroy(struct vm_console *c);
 void vm_console_putc(void *opaque, uint8_t byte);
 /* Write out whatever partial line is pending. */
 void vm_console_flush(struct vm_console *c);
+/* At the end of the run: flush, and terminate a partial line with '\n'. */
+void vm_console_finish(struct vm_console *c);
 
 #endif

@@ -126,3 +126,15 @@ Test(vm_console, unscanned_console_never_reports_marks)
 	cr_assert_eq(nmarks, 0);
 	vm_console_destroy(&c2);
 }
+
+Test(vm_console, finish_terminates_a_partial_line_once)
+{
+	feed("login: ");
+	vm_console_finish(&con);
+	cr_assert_str_eq(drain(), "login: \n");
+	vm_console_finish(&con);
+	cr_assert_str_eq(drain(), "", "nothing pending: nothing written");
+	feed("done\n");
+	vm_console_finish(&con);
+	cr_assert_str_eq(drain(), "done\n");
+}

@@ -4,7 +4,7 @@
 #
 # Boots the same L2 kernel and the same tiny initramfs with `ktstr vm` and
 # with `qemu-system-x86_64 -accel kvm -M microvm`, 1 and 4 vCPUs, and prints
-# per configuration the median over BENCH_REPS runs of
+# per configuration the median (the lower one for an even count) over BENCH_REPS runs of
 #   wall  host time from launching the VMM to the init's marker line
 #   guest guest uptime when init ran (kernel boot alone)
 # plus ktstr's own VMM setup time (process start -> first KVM_RUN) and the
