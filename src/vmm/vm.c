@@ -351,7 +351,7 @@ static int build(struct vm *vm, struct vm_error *e)
 	uint64_t initrd_gpa;
 	r = boot_place_initrd(&bi, &vm->mm, initrd.len, &initrd_gpa, msg, sizeof(msg));
 	if (r) {
-		set_err(e, true, r, "%s (try a larger --memory)", msg);
+		set_err(e, true, r, "%s (--memory)", msg);
 		goto out;
 	}
 
