@@ -65,7 +65,7 @@ status_file=$E2E_BUILD/$name.status
 rm -f "$status_file"
 start=$(date +%s)
 set +e
-e2e_boot_l1 "$cpio" "$limit" | tr -d '\r' | tee "$log" | awk -v console=$console -v sf="$status_file" '
+e2e_boot_l1 "$cpio" "$limit" | sed -u 's/\r$//' | tee "$log" | awk -v console=$console -v sf="$status_file" '
 	/^KTSTR-L1-EXIT / { print $2 > sf; inside = 0; if (!console) next }
 	/^KTSTR-L1-NOKVM / { print "nokvm " substr($0, 16) > sf }
 	console { print; fflush(); next }
