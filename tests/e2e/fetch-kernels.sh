@@ -39,10 +39,7 @@ while [ $# -gt 0 ]; do
 		only=${2:-}
 		shift
 		;;
-	-h | --help)
-		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-		exit 0
-		;;
+	-h | --help) e2e_help ;;
 	*) e2e_die "unknown argument '$1' (try --help)" ;;
 	esac
 	shift

@@ -34,10 +34,7 @@ while [ $# -gt 0 ]; do
 		;;
 	--console) console=1 ;;
 	--qemu) qemu=1 ;;
-	-h | --help)
-		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-		exit 0
-		;;
+	-h | --help) e2e_help ;;
 	--)
 		shift
 		break

@@ -21,6 +21,12 @@ e2e_die() {
 	exit "${E2E_DIE_CODE:-1}"
 }
 
+# Print the calling script's header comment (its usage) and exit 0.
+e2e_help() {
+	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+	exit 0
+}
+
 # A bzImage carries "HdrS" at offset 0x202 (x86 boot protocol); checking it
 # catches truncated downloads and wrong paths before a VM is started.
 e2e_is_bzimage() {

@@ -51,10 +51,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	-v) verbose=1 ;;
-	-h | --help)
-		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-		exit 0
-		;;
+	-h | --help) e2e_help ;;
 	*) e2e_die "unknown argument '$1' (try --help)" ;;
 	esac
 	shift
