@@ -5,9 +5,12 @@
 #   KTSTR_TEST_VMLINUZ=<bookworm 6.1 cloud vmlinuz>      (also L1's kernel)
 #   KTSTR_TEST_VMLINUZ_72=<7.2 cloud vmlinuz, sched_ext + BTF>
 #   KTSTR_E2E_KDIR_61=<unpacked 6.1 package root>         (modules under lib/modules)
+#   KTSTR_TEST_MODULES_DIR=<the same as KTSTR_E2E_KDIR_61> (kmod/initramfs unit tests)
 #   KTSTR_E2E_KDIR_72=<unpacked 7.2 package root>         (modules under usr/lib/modules)
 #
-# so `eval "$(tests/e2e/fetch-kernels.sh)"` sets them. Progress goes to stderr.
+# one KEY=path per line (no spaces), so `env $(tests/e2e/fetch-kernels.sh) CMD`
+# or `set -a; eval "$(tests/e2e/fetch-kernels.sh)"` sets them. Progress and
+# errors go to stderr; a kernel that cannot be fetched is left out, exit 1.
 #
 # Packages are downloaded with `apt-get download` through a private apt
 # configuration under the cache (own source list, lists and archives), built
@@ -255,6 +258,8 @@ for label in "${labels[@]}"; do
 	suffix=${label/./}
 	if [ "$label" = 6.1 ]; then
 		echo "KTSTR_TEST_VMLINUZ=$KDIR/$abi/vmlinuz"
+		# The module-picking unit tests want an unpacked linux-image package.
+		echo "KTSTR_TEST_MODULES_DIR=$KDIR/$abi/root"
 	else
 		echo "KTSTR_TEST_VMLINUZ_$suffix=$KDIR/$abi/vmlinuz"
 	fi

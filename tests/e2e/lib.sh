@@ -91,7 +91,8 @@ e2e_kernels() {
 	local out
 	out=$("$E2E_DIR/fetch-kernels.sh") || e2e_die "could not fetch the Debian kernels (see above)"
 	eval "$out"
-	export KTSTR_TEST_VMLINUZ KTSTR_TEST_VMLINUZ_72 KTSTR_E2E_KDIR_61 KTSTR_E2E_KDIR_72
+	export KTSTR_TEST_VMLINUZ KTSTR_TEST_VMLINUZ_72 KTSTR_TEST_MODULES_DIR KTSTR_E2E_KDIR_61 \
+		KTSTR_E2E_KDIR_72
 }
 
 # Busybox plus one symlink per applet, at the paths busybox itself lists.
