@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest-link thread (specs/guest-protocol.md §4.1–§4.5): it owns all
+ * host-side protocol work while the VM runs. It waits on the console's TX
+ * eventfd (ports 0 and 1), the COM1 and COM2 output pipes, a VM-exit eventfd,
+ * a signalfd and a 250 ms tick; feeds the run record; enforces the boot,
+ * command and post-DONE deadlines; forwards Ctrl-C; and asks the VMM to stop
+ * the VM when a deadline or a signal says so.
+ */
+#ifndef KTSTR_LINK_LINK_H
+#define KTSTR_LINK_LINK_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "link/run.h"
+
+struct vc_dev;
+
+#define LINK_CONSOLE_KEEP (256u * 1024) /* COM1 tail kept for the report */
+
+struct link_config {
+	struct vc_dev *console;
+	int com1_rd, com2_rd; /* read ends of the COM1/COM2 pipes (non-blocking), -1 if none */
+	unsigned scale;	      /* KTSTR_SCALE: multiplies the guest deadlines */
+	unsigned timeout_s;   /* command timeout from PAYLOAD_STARTING; 0 = none */
+	unsigned unit_ms;     /* length of a guest-deadline second (tests shorten it); 0 = 1000 */
+	bool echo_console;    /* --verbose: COM1 and hvc0 to stderr as they arrive */
+	bool forward_signals; /* SIGINT/SIGTERM/SIGHUP handled here (blocked elsewhere) */
+	/* Stop the VM now (the VMM kicks every vCPU out and vm_run returns). */
+	void (*stop_vm)(void *opaque, const char *why);
+	void *opaque;
+};
+
+struct link {
+	struct link_config cfg;
+	struct run *run;
+	pthread_t thread;
+	int exit_fd, sig_fd, tick_fd, ep;
+	char *console; /* COM1 tail */
+	size_t con_len;
+	char line[1024]; /* COM1 line being assembled, for panic detection */
+	size_t line_len;
+	uint64_t start_ms, done_ms, payload_ms, shut_ms, last_sigint_ms;
+	unsigned sigints;
+	bool shut_sent, stop_requested;
+	uint32_t shut_grace_ms;
+};
+
+/* SIGINT/SIGTERM/SIGHUP must be blocked in every thread before the VM starts them. */
+void link_block_signals(void);
+int link_start(struct link *l, const struct link_config *cfg, struct run *run);
+/* The VM has ended: final drain, then the thread exits; joins it. */
+void link_finish(struct link *l);
+/* The COM1 tail (NUL-terminated) for the failure report. */
+const char *link_console(const struct link *l);
+void link_destroy(struct link *l);
+
+#endif
