@@ -63,7 +63,14 @@ rm -f "$status_file"
 start=$(date +%s)
 set +e
 e2e_boot_l1 "$cpio" "$limit" | sed -u 's/\r$//' | tee "$log" | awk -v console=$console -v sf="$status_file" '
-	/^KTSTR-L1-EXIT / { print $2 > sf; inside = 0; if (!console) next }
+	# The command may leave its last line without a newline: the marker then
+	# ends that line instead of starting its own.
+	match($0, /KTSTR-L1-EXIT [0-9]+$/) {
+		if (inside && !console && RSTART > 1) print substr($0, 1, RSTART - 1)
+		print substr($0, RSTART + 14) > sf
+		inside = 0
+		if (!console) next
+	}
 	/^KTSTR-L1-NOKVM / { print "nokvm " substr($0, 16) > sf }
 	console { print; fflush(); next }
 	inside { print; fflush() }
