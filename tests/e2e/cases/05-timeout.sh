@@ -8,6 +8,7 @@ case_begin timeout "$1"
 vm_run vm 240 --kernel "$KERNEL" --initramfs "$L2_INITRAMFS_HANG" --topology 1n1l1c1t --memory 256M \
 	--timeout "$E2E_HANG_TIMEOUT"
 expect_rc vm "$E2E_RC_TIMEOUT"
+expect_line vm '^ktstr: .*timeout' "$WORK/vm.err"
 [ "$VM_CS" -ge $((E2E_HANG_TIMEOUT * 100)) ] ||
 	fail "vm: ended after $VM_CS cs, before --timeout $E2E_HANG_TIMEOUT s"
 # Allow for stopping the vCPUs and the report; under TCG this is slow too.
