@@ -63,12 +63,16 @@ now_cs() {
 boot_once() {
 	log=$2
 	shift 2
+	# Empty the log before the launch: the redirection below happens in the
+	# child, and the poll must never see the previous run's marker.
+	: >"$log"
+	: >"$log.err"
 	t0=$(now_cs)
-	"$@" >"$log" 2>"$log.err" </dev/null &
+	"$@" >>"$log" 2>>"$log.err" </dev/null &
 	pid=$!
 	deadline=$((t0 + LIMIT * 100))
 	while :; do
-		if grep -q '^BENCH:INIT' "$log" 2>/dev/null; then
+		if grep -q '^BENCH:INIT [0-9]' "$log" 2>/dev/null; then
 			t1=$(now_cs)
 			break
 		fi
@@ -86,11 +90,12 @@ boot_once() {
 	done
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	if [ -z "$t1" ]; then
+	guest=$(sed -n 's/^BENCH:INIT \([0-9][0-9.]*\).*/\1/p' "$log" | head -1)
+	if [ -z "$t1" ] || [ -z "$guest" ]; then
 		echo fail
 		return
 	fi
-	echo "$((t1 - t0)) $(sed -n 's/^BENCH:INIT \([0-9.]*\).*/\1/p' "$log" | head -1)"
+	echo "$((t1 - t0)) $guest"
 }
 
 # median of numbers on stdin
