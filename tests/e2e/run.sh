@@ -176,6 +176,12 @@ watch_l1() {
 	done < <(tail -n +1 -F --pid="$qpid" "$console" 2>/dev/null)
 }
 
+# QEMU runs in its own session (so a stall can kill its whole group): take
+# it down with us if the run is interrupted.
+qpid=""
+trap '[ -n "$qpid" ] && kill -- -"$qpid" 2>/dev/null' EXIT
+trap 'exit 130' INT TERM
+
 boots=0
 while :; do
 	done_n=$(wc -l <"$results")
@@ -189,6 +195,7 @@ while :; do
 	watch_l1 "$qpid" "$console"
 	kill -- -"$qpid" 2>/dev/null || true
 	wait "$qpid" 2>/dev/null || true
+	qpid=""
 	# What L1 said last, for a case it did not finish: its panic or lockup
 	# line if there is one.
 	l1last=$(grep -a -m1 -E 'Kernel panic|BUG:|soft lockup|Oops' "$console" ||
