@@ -213,7 +213,8 @@ e2e_l1_cmd() {
 
 # Boot L1 with initramfs $1 under a host time limit of $2 seconds; QEMU's
 # serial console goes to stdout. Returns QEMU's status (124: time limit).
+# --foreground keeps QEMU in the terminal's process group, so Ctrl-C ends it.
 e2e_boot_l1() {
 	e2e_l1_cmd "$1"
-	timeout -k 10 "$2" "${L1_CMD[@]}" </dev/null 2>&1
+	timeout --foreground -k 10 "$2" "${L1_CMD[@]}" </dev/null 2>&1
 }
