@@ -123,7 +123,9 @@ e2e_build_l2_initramfs() {
 }
 
 # The virtio modules an L2 kernel needs for our devices (its virtio drivers are
-# modules), with the modules.* index files, under $2/lib/modules/<abi>/.
+# modules), with the modules.* index files and the kernel config (ktstr packs
+# modules compressed only if the config says the kernel can read them), under
+# $2/lib/modules/<abi>/; prints <abi>.
 e2e_copy_l2_modules() {
 	local kroot=$1 dst=$2 mdir abi rel f
 	mdir=$(find "$kroot" -maxdepth 4 -type d -path '*/lib/modules/*' | head -n1)
@@ -131,6 +133,9 @@ e2e_copy_l2_modules() {
 	abi=$(basename "$mdir")
 	mkdir -p "$dst/lib/modules/$abi"
 	cp "$mdir"/modules.* "$dst/lib/modules/$abi/" 2>/dev/null || true
+	for f in "$mdir/config" "$kroot/boot/config-$abi"; do
+		[ -f "$f" ] && cp "$f" "$dst/lib/modules/$abi/config" && break
+	done
 	while read -r f; do
 		rel=${f#"$mdir"/}
 		mkdir -p "$dst/lib/modules/$abi/$(dirname "$rel")"
@@ -138,6 +143,7 @@ e2e_copy_l2_modules() {
 	done < <(find "$mdir/kernel" \( -path '*/drivers/virtio/*' -o -name 'virtio_blk.ko*' \
 		-o -name 'virtio_net.ko*' -o -name 'net_failover.ko*' -o -name 'failover.ko*' \
 		-o -name 'virtio_console.ko*' \) -type f)
+	printf '%s\n' "$abi"
 }
 
 # Build L1's initramfs into $1: busybox, the kvm modules, ./ktstr with its
@@ -147,7 +153,7 @@ e2e_copy_l2_modules() {
 # Uncompressed on purpose: the kernels inside are already compressed and
 # gunzip under TCG would cost seconds on every boot.
 e2e_build_l1() {
-	local out=$1 cmdfile=$2 with_qemu=${3:-0} root m f label vmlinuz kroot
+	local out=$1 cmdfile=$2 with_qemu=${3:-0} root m f label vmlinuz kroot abi
 	[ -x "$KTSTR_BIN" ] || e2e_die "missing $KTSTR_BIN (run 'make ktstr' first)"
 	e2e_kernels
 	# Named after the output: l1-run.sh and run.sh may build at the same time.
@@ -169,7 +175,9 @@ e2e_build_l1() {
 		fi
 		mkdir -p "$root/l2/$label"
 		cp -L "$vmlinuz" "$root/l2/$label/vmlinuz"
-		e2e_copy_l2_modules "$kroot" "$root/l2/$label"
+		abi=$(e2e_copy_l2_modules "$kroot" "$root/l2/$label")
+		# Also where ktstr looks by default: /lib/modules/<release>.
+		[ -n "$abi" ] && ln -s "/l2/$label/lib/modules/$abi" "$root/lib/modules/$abi"
 	done
 	for f in "$E2E_DIR"/l2/init-*; do
 		f=${f##*/init-}
