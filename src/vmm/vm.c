@@ -156,6 +156,11 @@ static void request_stop(struct vm *vm, enum vm_outcome why, const char *fmt, ..
 	pthread_mutex_unlock(&vm->lock);
 }
 
+void vm_stop(struct vm *vm, const char *why)
+{
+	request_stop(vm, VM_INTERRUPTED, "%s", why);
+}
+
 static bool vm_is_done(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);

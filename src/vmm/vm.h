@@ -89,6 +89,13 @@ int vm_run(struct vm *vm, struct vm_result *res);
 
 void vm_destroy(struct vm *vm);
 
+/*
+ * Ask a running VM to end now (any thread): every vCPU is kicked out of
+ * KVM_RUN and vm_run() returns with VM_INTERRUPTED and this reason. Used by
+ * the guest link when a deadline or a host signal ends the run.
+ */
+void vm_stop(struct vm *vm, const char *why);
+
 /* Host RAM mapping and size, for devices/tests that need the raw view (e.g. host-shared memory). */
 void *vm_ram(struct vm *vm, uint64_t *bytes);
 
