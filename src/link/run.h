@@ -91,7 +91,7 @@ struct run {
 	/* host-side facts */
 	enum run_vm_end vm_end;
 	bool host_error;
-	char host_error_msg[256];
+	char host_error_msg[700];
 	bool timed_out, hung;
 	char timeout_msg[256];
 	int stop_signal; /* host signal that started a stop, 0 if none */
