@@ -94,6 +94,19 @@ done
 [ ${#expected[@]} -gt 0 ] || e2e_die "no case matches"
 
 start=$(date +%s)
+# The checker itself first (host only, < 1 s): a broken checker would make
+# every topology case meaningless.
+pass=0
+failn=0
+if st=$("$E2E_DIR/selftest.sh" 2>&1); then
+	echo "PASS checker-selftest (${st##*: })"
+	pass=1
+else
+	echo "FAIL checker-selftest ($(echo "$st" | tail -n 1))"
+	while IFS= read -r l; do echo "  | $l"; done <<<"$st"
+	failn=1
+fi
+
 mkdir -p "$E2E_BUILD"
 cmdfile=$E2E_BUILD/e2e.cmd
 {
@@ -230,8 +243,6 @@ while :; do
 done
 wall=$(($(date +%s) - start))
 
-pass=0
-failn=0
 for e in "${expected[@]}"; do
 	if grep -qx "PASS $e" "$results"; then
 		pass=$((pass + 1))
