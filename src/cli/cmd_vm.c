@@ -60,6 +60,25 @@ static void vm_usage(void)
 	       "                         log unhandled guest port/MMIO accesses\n"
 	       "  -h, --help             show this help\n"
 	       "\n"
+	       "Run a command inside (no --initramfs needed: ktstr builds one with itself as /init):\n"
+	       "  -e, --exec 'CMD'       run CMD with busybox sh -c; its stdout and stderr become\n"
+	       "                         ours and its exit status is ktstr's\n"
+	       "      --exec-argv -- PROG [ARG...]\n"
+	       "                         run PROG with these arguments, no shell\n"
+	       "      --disk FILE[,ro][,iops=N][,bps=N]\n"
+	       "                         a virtio-blk disk backed by FILE (repeat: /dev/vda, vdb...)\n"
+	       "      --net              a virtio-net NIC whose frames loop back (eth0)\n"
+	       "      --include PATH     copy PATH (and its shared libraries) to /include/ (repeat)\n"
+	       "      --modules DIR      the guest kernel's module tree (default /lib/modules/<rel>,\n"
+	       "                         <rel> read from the bzImage); the virtio drivers come from it\n"
+	       "      --busybox PATH     busybox to pack (default /bin/busybox, busybox-static)\n"
+	       "      --merge-output     one pipe for the command's stdout and stderr (exact order)\n"
+	       "      --scale N          multiply the guest's internal deadlines (slow CPUs)\n"
+	       "      --console          echo the guest console (COM1, hvc0) to stderr live\n"
+	       "      --stats FILE       write every device's counters as JSON when the VM ends\n"
+	       "      --result-json FILE write the run's verdict as JSON\n"
+	       "  With --exec, --timeout bounds the command (from its start) and ends it gracefully.\n"
+	       "\n"
 	       "Default kernel command line:\n"
 	       "  " VM_DEFAULT_CMDLINE "\n"
 	       "  (serial console on COM1, reboot at once on panic so the VM ends, no KASLR for\n"
@@ -80,7 +99,13 @@ static void vm_usage(void)
 	       "  4    the VM ran longer than --timeout\n"
 	       "  5    the guest crashed: triple fault, failed VM entry, KVM internal error\n"
 	       "  130  interrupted by SIGINT or SIGTERM\n"
-	       "Except for 0, one line on stderr says why.\n");
+	       "Except for 0, one line on stderr says why.\n"
+	       "\n"
+	       "Exit status with --exec: the command's own (0-255; 128+N if killed by signal N,\n"
+	       "127 not found), or: 2 bad usage or input; 121 the guest crashed or ended before\n"
+	       "init reported; 122 guest init failed; 123 protocol error; 124 timeout or hang;\n"
+	       "125 host-side failure; 128+N stopped by host signal N. Those print\n"
+	       "'ktstr: FAIL (<code>): <cause>' and the guest console tail on stderr.\n");
 }
 
 static int parse_seconds(const char *s, unsigned *out)
@@ -122,8 +147,22 @@ int vm_cli_parse(int argc, char **argv, struct vm_cli_opts *o, char *err, size_t
 		{"timeout", required_argument, NULL, 'T'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
+		{"exec", required_argument, NULL, 'e'},
+		{"exec-argv", no_argument, NULL, 'A'},
+		{"disk", required_argument, NULL, 'D'},
+		{"net", no_argument, NULL, 'n'},
+		{"include", required_argument, NULL, 'I'},
+		{"modules", required_argument, NULL, 'M'},
+		{"busybox", required_argument, NULL, 'B'},
+		{"merge-output", no_argument, NULL, 'O'},
+		{"scale", required_argument, NULL, 'S'},
+		{"console", no_argument, NULL, 'C'},
+		{"stats", required_argument, NULL, 's'},
+		{"result-json", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
+	struct vm_exec_opts *x = &o->exec;
+	bool exec_argv = false, exec_only = false;
 	const char *topo = VM_DEFAULT_TOPOLOGY;
 	char msg[256];
 	int c;
@@ -131,8 +170,66 @@ int vm_cli_parse(int argc, char **argv, struct vm_cli_opts *o, char *err, size_t
 	memset(o, 0, sizeof(*o));
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":k:i:t:m:c:T:vh", opts, NULL)) != -1) {
+	while (!exec_argv && (c = getopt_long(argc, argv, ":k:i:t:m:c:T:vhe:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'e':
+			x->exec = optarg;
+			o->is_exec = true;
+			break;
+		case 'A':
+			exec_argv = true;
+			o->is_exec = true;
+			break;
+		case 'D':
+			if (x->ndisks == VM_EXEC_MAX_DISKS)
+				return opt_err(err, errlen, "too many --disk options (at most %d)",
+					       VM_EXEC_MAX_DISKS);
+			x->disks[x->ndisks++] = optarg;
+			exec_only = true;
+			break;
+		case 'n':
+			x->net = true;
+			exec_only = true;
+			break;
+		case 'I':
+			if (x->nincludes == VM_EXEC_MAX_INCLUDES)
+				return opt_err(err, errlen, "too many --include options (at most %d)",
+					       VM_EXEC_MAX_INCLUDES);
+			x->includes[x->nincludes++] = optarg;
+			exec_only = true;
+			break;
+		case 'M':
+			x->modules_dir = optarg;
+			exec_only = true;
+			break;
+		case 'B':
+			x->busybox = optarg;
+			exec_only = true;
+			break;
+		case 'O':
+			x->merge_output = true;
+			exec_only = true;
+			break;
+		case 'S':
+			if (parse_seconds(optarg, &x->scale) || x->scale < 1 || x->scale > 1000)
+				return opt_err(err, errlen,
+					       "invalid --scale '%s': expected a whole number from 1 "
+					       "to 1000",
+					       optarg);
+			exec_only = true;
+			break;
+		case 'C':
+			x->console = true;
+			exec_only = true;
+			break;
+		case 's':
+			x->stats_path = optarg;
+			exec_only = true;
+			break;
+		case 'R':
+			x->result_json = optarg;
+			exec_only = true;
+			break;
 		case 'k':
 			o->kernel = optarg;
 			break;
@@ -171,10 +268,30 @@ int vm_cli_parse(int argc, char **argv, struct vm_cli_opts *o, char *err, size_t
 			return opt_err(err, errlen, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (exec_argv) {
+		/* Everything after --exec-argv (and an optional "--") is the command. */
+		if (optind < argc && !strcmp(argv[optind], "--"))
+			optind++;
+		if (optind >= argc)
+			return opt_err(err, errlen, "--exec-argv needs a program: --exec-argv -- "
+						    "PROG [ARG...]");
+		if (x->exec)
+			return opt_err(err, errlen, "give either --exec or --exec-argv, not both");
+		x->exec_argv = argv + optind;
+		x->exec_argc = (size_t)(argc - optind);
+		optind = argc;
+	}
 	if (optind < argc)
 		return opt_err(err, errlen, "unexpected argument '%s'", argv[optind]);
 	if (!o->kernel)
 		return opt_err(err, errlen, "missing --kernel PATH");
+	if (exec_only && !o->is_exec)
+		return opt_err(err, errlen, "--disk, --net, --include and the other device and "
+					    "report options need --exec or --exec-argv");
+	if (o->is_exec && o->initramfs)
+		return opt_err(err, errlen, "--exec builds its own initramfs: drop --initramfs");
+	if (x->exec && !*x->exec)
+		return opt_err(err, errlen, "--exec needs a command");
 	if (topo_parse(topo, &o->topo, msg, sizeof(msg)))
 		return opt_err(err, errlen, "%s", msg);
 	return 0;
@@ -250,6 +367,17 @@ static int vm_main(int argc, char **argv)
 	if (o.help) {
 		vm_usage();
 		return 0;
+	}
+	if (o.is_exec) {
+		o.exec.kernel = o.kernel;
+		o.exec.topo = o.topo;
+		o.exec.memory = o.memory;
+		o.exec.cmdline_extra = o.cmdline_extra;
+		o.exec.no_default_cmdline = o.no_default_cmdline;
+		o.exec.timeout_s = o.timeout_s;
+		o.exec.verbose = o.verbose;
+		o.exec.t0_ns = process_start_ns ? process_start_ns : mono_ns();
+		return vm_exec_main(&o.exec);
 	}
 	if (o.verbose && !log_enabled(LOG_INFO))
 		log_set_level(LOG_INFO); /* never lowers KTSTR_LOG=debug */

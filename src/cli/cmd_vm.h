@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli/vm_exec.h"
 #include "topo/topo.h"
 #include "vmm/vm.h"
 
@@ -35,6 +36,9 @@ struct vm_cli_opts {
 	unsigned timeout_s;
 	bool verbose;
 	bool help;
+	/* --exec mode (cli/vm_exec.h); exec.kernel etc. are filled from the fields above */
+	bool is_exec;
+	struct vm_exec_opts exec;
 };
 
 /*
