@@ -14,6 +14,7 @@ struct cli_cmd {
 };
 
 extern const struct cli_cmd cli_cmd_vm;
+extern const struct cli_cmd cli_cmd_shell;
 
 /* Print "ktstr: <msg>" and a hint to run --help; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -17,6 +17,7 @@
 
 static const struct cli_cmd *const commands[] = {
 	&cli_cmd_vm,
+	&cli_cmd_shell,
 };
 
 static void print_version(void)

@@ -117,6 +117,8 @@ static int build_initrd(struct exec_ctx *c, char *path, size_t pathlen)
 		io.argv = (const char *const *)o->exec_argv;
 		io.argc = o->exec_argc;
 	}
+	io.env = o->env;
+	io.n_env = o->nenv;
 	io.ld_library_path = getenv("LD_LIBRARY_PATH");
 	io.lz4 = true;
 	r = initramfs_build(&io, &out, &err);

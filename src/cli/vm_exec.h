@@ -32,6 +32,9 @@ struct vm_exec_opts {
 	char *const *exec_argv;
 	size_t exec_argc;
 	bool merge_output;
+	bool shell;	    /* interactive: the command talks to the user on hvc0 (ktstr shell) */
+	const char *env[8]; /* extra KEY=VALUE for the command */
+	unsigned nenv;
 	/* what goes into the guest */
 	const char *disks[VM_EXEC_MAX_DISKS]; /* FILE[,ro][,iops=N][,bps=N] */
 	unsigned ndisks;

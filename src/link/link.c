@@ -27,7 +27,7 @@
 #define SHUT_WAIT_S	10 /* beyond the grace, for DONE (× scale) */
 #define SIGINT_WINDOW	3000
 
-enum { EV_CONSOLE, EV_COM1, EV_COM2, EV_EXIT, EV_SIGNAL, EV_TICK };
+enum { EV_CONSOLE, EV_COM1, EV_COM2, EV_EXIT, EV_SIGNAL, EV_TICK, EV_STDIN };
 
 static uint64_t now_ms(void)
 {
@@ -106,7 +106,11 @@ static void drain_console(struct link *l, bool final)
 		return;
 	/* hvc0 (port 0): only shown with --verbose; the guest init does not use it. */
 	n = vc_drain_output(l->cfg.console, &buf);
-	if (n && l->cfg.echo_console && write(2, buf, n) < 0) {
+	if (n && l->cfg.hvc0_out >= 0) {
+		if (write(l->cfg.hvc0_out, buf, n) < 0) {
+			/* the terminal went away; the shell still ends the run */
+		}
+	} else if (n && l->cfg.echo_console && write(2, buf, n) < 0) {
 		/* stderr gone */
 	}
 	free(buf);
@@ -228,6 +232,20 @@ static void on_tick(struct link *l)
 		stop_vm(l, "guest did not finish after SHUT");
 }
 
+/* Interactive shell: the user's keystrokes go to hvc0 (port 0). */
+static void forward_stdin(struct link *l)
+{
+	char buf[4096];
+	ssize_t n = read(l->cfg.stdin_fd, buf, sizeof(buf));
+
+	if (n > 0) {
+		vc_queue_input(l->cfg.console, buf, (size_t)n);
+	} else if (n == 0 || errno != EAGAIN) {
+		/* End of input: stop watching (the shell decides when the run ends). */
+		epoll_ctl(l->ep, EPOLL_CTL_DEL, l->cfg.stdin_fd, NULL);
+	}
+}
+
 static void *link_main(void *arg)
 {
 	struct link *l = arg;
@@ -263,6 +281,9 @@ static void *link_main(void *arg)
 				break;
 			case EV_EXIT:
 				exiting = true;
+				break;
+			case EV_STDIN:
+				forward_stdin(l);
 				break;
 			}
 		}
@@ -317,7 +338,7 @@ int link_start(struct link *l, const struct link_config *cfg, struct run *run)
 	if (watch(l, cfg->console ? vc_tx_fd(cfg->console) : -1, EV_CONSOLE) ||
 	    watch(l, cfg->com1_rd, EV_COM1) || watch(l, cfg->com2_rd, EV_COM2) ||
 	    watch(l, l->exit_fd, EV_EXIT) || watch(l, l->sig_fd, EV_SIGNAL) ||
-	    watch(l, l->tick_fd, EV_TICK))
+	    watch(l, l->tick_fd, EV_TICK) || watch(l, cfg->console ? cfg->stdin_fd : -1, EV_STDIN))
 		return -errno;
 	return -pthread_create(&l->thread, NULL, link_main, l);
 }

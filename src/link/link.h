@@ -26,7 +26,9 @@ struct link_config {
 	unsigned scale;	      /* KTSTR_SCALE: multiplies the guest deadlines */
 	unsigned timeout_s;   /* command timeout from PAYLOAD_STARTING; 0 = none */
 	unsigned unit_ms;     /* length of a guest-deadline second (tests shorten it); 0 = 1000 */
-	bool echo_console;    /* --verbose: COM1 and hvc0 to stderr as they arrive */
+	bool echo_console;    /* --console: COM1 and hvc0 to stderr as they arrive */
+	int hvc0_out;	      /* interactive shell: hvc0 output goes here (-1 = none) */
+	int stdin_fd;	      /* interactive shell: forwarded to hvc0 until EOF (-1 = none) */
 	bool forward_signals; /* SIGINT/SIGTERM/SIGHUP handled here (blocked elsewhere) */
 	/* Stop the VM now (the VMM kicks every vCPU out and vm_run returns). */
 	void (*stop_vm)(void *opaque, const char *why);
