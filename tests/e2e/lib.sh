@@ -14,6 +14,9 @@ KTSTR_BIN=${KTSTR_BIN:-$REPO_DIR/ktstr}
 L1_CPU=${KTSTR_L1_CPU:-qemu64,+svm,+npt,+nrip-save}
 L1_MEM=${KTSTR_L1_MEM:-3072}
 L1_SMP=${KTSTR_L1_SMP:-2}
+# L1's console log level: 3 keeps KVM's chatter out; 5 adds the stack traces
+# of soft lockups and warnings (diagnosis).
+L1_LOGLEVEL=${KTSTR_L1_LOGLEVEL:-3}
 
 e2e_log() { printf '%s: %s\n' "${E2E_PROG:-e2e}" "$*" >&2; }
 e2e_die() {
@@ -191,6 +194,8 @@ e2e_build_l1() {
 	mkdir -p "$root/e2e/cases" "$root/e2e/bench"
 	cp "$E2E_DIR"/cases/*.sh "$root/e2e/cases/" 2>/dev/null || true
 	cp "$E2E_DIR"/bench/*.sh "$root/e2e/bench/" 2>/dev/null || true
+	# Helper programs of the exec cases (pktloop, patgen, e2fsprogs), built here.
+	"$E2E_DIR/tools/l1-tools.sh" "$root"
 	cp "$cmdfile" "$root/e2e/cmd"
 	[ "$with_qemu" = 1 ] && e2e_add_qemu "$root"
 	(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$out.tmp"
@@ -216,7 +221,7 @@ e2e_l1_cmd() {
 	L1_CMD=(qemu-system-x86_64 -accel tcg -cpu "$L1_CPU" -m "$L1_MEM" -smp "$L1_SMP"
 		-nodefaults -no-user-config -display none -serial stdio -no-reboot
 		-kernel "$KTSTR_TEST_VMLINUZ" -initrd "$1"
-		-append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init${2:+ $2}")
+		-append "console=ttyS0 quiet loglevel=$L1_LOGLEVEL panic=-1 rdinit=/init${2:+ $2}")
 }
 
 # Boot L1 with initramfs $1 under a host time limit of $2 seconds; QEMU's

@@ -167,6 +167,7 @@ watch_l1() {
 				;;
 			"KTSTR-E2E-DONE"*) echo "done" >>"$state" ;;
 			"  | "*) printf '%s\n' "$line" ;;
+			"  > "*) [ $verbose -eq 1 ] && printf '%s\n' "$line" ;;
 			*) [ $verbose -eq 1 ] && printf '%s\n' "$line" ;;
 			esac
 		fi
@@ -210,9 +211,11 @@ while :; do
 	wait "$qpid" 2>/dev/null || true
 	qpid=""
 	# What L1 said last, for a case it did not finish: its panic or lockup
-	# line if there is one.
+	# line if there is one; and the end of the guest console it mirrored.
 	l1last=$(grep -a -m1 -E 'Kernel panic|BUG:|soft lockup|Oops' "$console" ||
 		grep -a -v '^$' "$console" | tail -n 1 || true)
+	guesttail=$(awk '/^KTSTR-E2E-CASE / { n = 0 } /^  > / { sub(/\r$/, ""); l[n++ % 30] = $0 }
+		END { for (i = (n > 30 ? n - 30 : 0); i < n; i++) print l[i % 30] }' "$console")
 	rm -f "$console"
 	cur=$(sed -n 's/^current //p' "$state" | tail -n1)
 	if grep -q '^nokvm' "$state"; then
@@ -231,6 +234,10 @@ while :; do
 			echo "FAIL $cur (${last#* })"
 		else
 			echo "FAIL $cur (L1 ended during the case: ${l1last})"
+		fi
+		if [ -n "$guesttail" ]; then
+			echo "  | --- the case's ktstr output when L1 stopped (last 30 lines)"
+			while IFS= read -r l; do echo "  | ${l#  > }"; done <<<"$guesttail"
 		fi
 		echo "FAIL $cur" >>"$results"
 	elif [ -n "$last" ]; then

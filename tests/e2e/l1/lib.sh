@@ -83,10 +83,23 @@ vm_run() {
 	shift 2
 	VM_OUT=$WORK/$tag.log
 	echo "ktstr vm $* $E2E_VM_ARGS" >"$WORK/$tag.cmd"
+	: >"$WORK/$tag.out"
+	: >"$WORK/$tag.err"
+	# Mirror what ktstr prints to L1's console as "  > " lines while it runs:
+	# if the run wedges L1, the host still has the guest's console up to
+	# that point (run.sh shows its end for a case that never finished).
+	rm -f "$WORK/$tag.fifo"
+	mkfifo "$WORK/$tag.fifo"
+	awk '{ print "  > " $0; fflush() }' <"$WORK/$tag.fifo" &
+	tail -q -n +1 -f "$WORK/$tag.out" "$WORK/$tag.err" 2>/dev/null >"$WORK/$tag.fifo" &
+	tailpid=$!
 	t0=$(now_cs)
 	# shellcheck disable=SC2086 # E2E_VM_ARGS is a word list on purpose
 	timeout -s KILL "$limit" ktstr vm "$@" $E2E_VM_ARGS >"$WORK/$tag.out" 2>"$WORK/$tag.err"
 	VM_RC=$?
+	# The mirror may miss the last poll of tail -f; the files have it all.
+	kill "$tailpid" 2>/dev/null
+	wait 2>/dev/null
 	VM_CS=$(($(now_cs) - t0))
 	VM_SECS=$((VM_CS / 100))
 	cat "$WORK/$tag.out" "$WORK/$tag.err" | tr -d '\r' >"$VM_OUT"
