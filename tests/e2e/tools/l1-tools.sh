@@ -7,6 +7,7 @@
 #   /e2e/tools/patgen    static: seeded pseudo-random pattern (patgen.c)
 #   /e2e/tools/needslib  dynamic, needs libktstr-e2e-absent.so, which is not
 #                        shipped anywhere (the "unresolvable library" input)
+#   /e2e/tools/exec-lib.sh  shell helpers of those cases (--stats parsing)
 #   /e2e/tools/mke2fs, /e2e/tools/e2fsck with their shared libraries
 #                        (e2fsprogs; not in /sbin, where busybox's applet
 #                        links are): the guest formats ext4 with the real
@@ -42,6 +43,7 @@ if [ ! -x "$out/needslib" ]; then
 	rm -rf "$tmp"
 fi
 cp "$out/needslib" "$root/e2e/tools/needslib"
+cp "$tools_src/exec-lib.sh" "$root/e2e/tools/exec-lib.sh"
 
 for t in mke2fs e2fsck; do
 	p=$(PATH=/usr/sbin:/sbin:$PATH command -v "$t") || e2e_die "missing $t (package e2fsprogs)"
