@@ -19,10 +19,10 @@ NFILES=16
 
 dd if=/dev/zero of="$WORK/pat.img" bs=1M count=64 2>/dev/null
 dd if=/dev/zero of="$WORK/fs.img" bs=1M count=64 2>/dev/null
-$T/patgen 7 4194304 >"$WORK/ro.img"
+"$T"/patgen 7 4194304 >"$WORK/ro.img"
 dd if=/dev/zero of="$WORK/thr.img" bs=1M count=8 2>/dev/null
 ro_md5=$(md5sum <"$WORK/ro.img")
-want_md5=$($T/patgen $SEED $MB64 | md5sum | cut -d' ' -f1)
+want_md5=$("$T"/patgen $SEED $MB64 | md5sum | cut -d' ' -f1)
 
 # Guest side. Every finding is a "key value" line on stdout.
 # shellcheck disable=SC2016 # expanded in the guest
@@ -65,6 +65,7 @@ dd if=/dev/vdd of=/dev/null bs=4096 count=1000 iflag=direct 2>/dev/null; echo "t
 read t1 _ </proc/uptime
 echo "thr-iops $(awk -v a=$t0 -v b=$t1 "BEGIN { d = b - a; if (d <= 0) d = 0.01; printf \"%.0f %.2f\", 1000 / d, d }")"
 '
+# shellcheck disable=SC2086 # EXEC_BASE is a word list
 vm_run blk 400 $EXEC_BASE --disk "$WORK/pat.img" --disk "$WORK/fs.img" --disk "$WORK/ro.img,ro" \
 	--disk "$WORK/thr.img,iops=200" --include $T/patgen --include $T/mke2fs \
 	--stats "$WORK/stats.json" --exec "$script"
@@ -86,7 +87,7 @@ for k in mkfs mount umount remount umount2; do
 done
 [ "$(field fs-files)" = "$NFILES bad 0" ] ||
 	fail "fs: after the remount: '$(field fs-files)', expected $NFILES files, none bad"
-$T/e2fsck -fn "$WORK/fs.img" >"$WORK/e2fsck.log" 2>&1
+"$T"/e2fsck -fn "$WORK/fs.img" >"$WORK/e2fsck.log" 2>&1
 fsck_rc=$?
 if [ $fsck_rc -ne 0 ]; then
 	show "$WORK/e2fsck.log" 30
@@ -109,8 +110,10 @@ for d in 0 1 2 3; do
 	expect_stat io "$WORK/stats.json" disks io_errors -eq 0 $d
 done
 expect_stat pat "$WORK/stats.json" disks bytes_written -ge $MB64 0
-set -- $(field thr-iops)
-echo "exec-blk@$KLABEL: iops=200 disk: $1 IOPS in the guest (1000 x 4 KiB direct reads in ${2}s);" \
+read -r iops secs <<EOT
+$(field thr-iops)
+EOT
+echo "exec-blk@$KLABEL: iops=200 disk: $iops IOPS in the guest (1000 x 4 KiB direct reads in ${secs}s);" \
 	"throttled_count $(stat_get "$WORK/stats.json" disks throttled_count 3); whole run ${VM_SECS}s"
 rm -f "$WORK"/*.img
 case_end

@@ -19,10 +19,4 @@ case_begin exec-bad-input "$1"
 	expect_usage_error missing-lib $EXEC_BASE --include $T/needslib --exec true &&
 		expect_line missing-lib 'libktstr-e2e-absent\.so' "$WORK/missing-lib.err"
 }
-DETAIL=""
-for f in "$WORK"/*.log; do
-	t=${f##*/}
-	t=${t%.log}
-	case "$FAILS" in *"$t:"*) show "$WORK/$t.cmd"; show "$f" ;; esac
-done
 case_end

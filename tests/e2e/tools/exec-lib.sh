@@ -2,6 +2,7 @@
 # Helpers of the `ktstr vm --exec` cases (cases/1*-exec-*.sh), sourced after
 # /e2e/lib.sh inside L1 (installed as /e2e/tools/exec-lib.sh by l1-tools.sh).
 
+# shellcheck disable=SC2034 # used by the case scripts
 T=/e2e/tools
 # Guest deadlines are tuned for real hardware; nested TCG is ~20x slower.
 : "${E2E_EXEC_SCALE:=20}"
@@ -32,7 +33,7 @@ expect_stat() {
 		fail "$1: no $3${7:+[$7]}.$4 in --stats"
 		return 1
 	fi
-	[ "$v" "$5" "$6" ] && return 0
+	test "$v" "$5" "$6" && return 0
 	fail "$1: --stats $3${7:+[$7]}.$4 = $v, expected $5 $6"
 	return 1
 }
