@@ -54,7 +54,7 @@ mkroot() {
 	r=$WORK/root-$1
 	mkdir -p "$r/bin" "$r/proc" "$r/sys" "$r/dev" "$r/m"
 	cp "$BB" "$r/bin/busybox"
-	for m in virtio virtio_ring virtio_mmio virtio_blk; do
+	for m in virtio_ring virtio virtio_mmio virtio_blk; do
 		f=$(find "$mdir" -name "$m.ko" -o -name "$m.ko.xz" | head -n 1)
 		[ -n "$f" ] || continue
 		case "$f" in
@@ -67,7 +67,8 @@ mkroot() {
 		echo 'export PATH=/bin; /bin/busybox --install -s /bin'
 		echo 'mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs dev /dev'
 		if [ "$1" = read ]; then
-			echo 'for m in virtio virtio_ring virtio_mmio virtio_blk; do [ -f /m/$m.ko ] && insmod /m/$m.ko; done'
+			# Dependency order (modules.dep): virtio_ring < virtio < virtio_mmio, virtio_blk.
+			echo 'for m in virtio_ring virtio virtio_mmio virtio_blk; do [ -f /m/$m.ko ] && insmod /m/$m.ko; done'
 			echo 'i=0; while [ ! -b /dev/vda ] && [ $i -lt 500 ]; do usleep 20000; i=$((i + 1)); done'
 			echo "$READ_CMD"
 		else
