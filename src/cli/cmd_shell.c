@@ -13,8 +13,13 @@
 #include "cli/cli.h"
 #include "cli/cmd_vm.h"
 
-/* setsid -c makes hvc0 the shell's controlling terminal, so job control and ^C work. */
-#define SHELL_CMD "exec setsid -c /bin/sh </dev/hvc0 >/dev/hvc0 2>&1"
+/*
+ * The guest init starts the command as a session leader without a controlling
+ * terminal, so opening hvc0 here (without O_NOCTTY) makes it the shell's
+ * controlling terminal: job control and ^C work. (busybox setsid would fork
+ * and exit at once, ending the run.)
+ */
+#define SHELL_CMD "exec /bin/sh </dev/hvc0 >/dev/hvc0 2>&1"
 
 static void shell_usage(void)
 {

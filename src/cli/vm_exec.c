@@ -315,6 +315,8 @@ int vm_exec_main(const struct vm_exec_opts *o)
 				 .scale = o->scale ? o->scale : 1,
 				 .timeout_s = o->timeout_s,
 				 .echo_console = o->console,
+				 .hvc0_out = o->shell ? STDOUT_FILENO : -1,
+				 .stdin_fd = o->shell ? STDIN_FILENO : -1,
 				 .forward_signals = true,
 				 .stop_vm = stop_vm,
 				 .opaque = &c};

@@ -110,6 +110,16 @@ static void drain_console(struct link *l, bool final)
 		if (write(l->cfg.hvc0_out, buf, n) < 0) {
 			/* the terminal went away; the shell still ends the run */
 		}
+		/*
+		 * Keystrokes go to the guest only once its shell has spoken: input
+		 * that reaches hvc0 before the shell opened it can be flushed by the
+		 * guest's tty set-up and would be lost (piped input shows this).
+		 */
+		if (!l->stdin_watched && l->cfg.stdin_fd >= 0) {
+			struct epoll_event e = {.events = EPOLLIN, .data.u32 = EV_STDIN};
+			l->stdin_watched =
+				epoll_ctl(l->ep, EPOLL_CTL_ADD, l->cfg.stdin_fd, &e) == 0;
+		}
 	} else if (n && l->cfg.echo_console && write(2, buf, n) < 0) {
 		/* stderr gone */
 	}
@@ -338,7 +348,7 @@ int link_start(struct link *l, const struct link_config *cfg, struct run *run)
 	if (watch(l, cfg->console ? vc_tx_fd(cfg->console) : -1, EV_CONSOLE) ||
 	    watch(l, cfg->com1_rd, EV_COM1) || watch(l, cfg->com2_rd, EV_COM2) ||
 	    watch(l, l->exit_fd, EV_EXIT) || watch(l, l->sig_fd, EV_SIGNAL) ||
-	    watch(l, l->tick_fd, EV_TICK) || watch(l, cfg->console ? cfg->stdin_fd : -1, EV_STDIN))
+	    watch(l, l->tick_fd, EV_TICK))
 		return -errno;
 	return -pthread_create(&l->thread, NULL, link_main, l);
 }

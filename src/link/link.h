@@ -46,7 +46,7 @@ struct link {
 	size_t line_len;
 	uint64_t start_ms, done_ms, payload_ms, shut_ms, last_sigint_ms;
 	unsigned sigints;
-	bool shut_sent, stop_requested;
+	bool shut_sent, stop_requested, stdin_watched;
 	uint32_t shut_grace_ms;
 };
 
