@@ -450,7 +450,9 @@ Test(acpi, iasl_disassembles_without_errors)
 	unsigned nt = 0;
 
 	if (system("command -v iasl >/dev/null 2>&1") != 0) {
-		cr_log_warn("iasl not installed (acpica-tools): skipping the disassembly check");
+		/* Not cr_log_warn: with a skip it turns Criterion's exit status into 1. */
+		fprintf(stderr, "WARNING: iasl not installed (acpica-tools): skipping the "
+				"disassembly check\n");
 		cr_skip_test("iasl not installed");
 	}
 	build_all("2n4l3c2t", 5 * MEMMAP_GiB, 2, sigs, 4);
