@@ -8,8 +8,10 @@ PKGS=(
 	build-essential make pkg-config git
 	clang libclang-rt-14-dev clang-format
 	libcriterion-dev
-	libjson-c-dev libelf-dev liblz4-dev zlib1g-dev
+	libjson-c-dev libelf-dev liblz4-dev zlib1g-dev liblzma-dev libzstd-dev
 	linux-libc-dev
+	# tests: lz4(1) decodes our legacy-LZ4 initramfs, iasl cross-checks the ACPI tables
+	lz4 acpica-tools
 	# e2e harness (tests/e2e): the outer VM, guest userland, image tools
 	qemu-system-x86 busybox-static cpio xz-utils zstd e2fsprogs
 )
