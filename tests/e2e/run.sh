@@ -12,7 +12,9 @@
 #          --case SUBSTR   only cases whose file name contains SUBSTR (repeatable)
 #          --timeout S     host limit for the whole run (default 900)
 #          --case-limit S  a case that shows no result for S seconds (default 300)
-#                          is failed and L1 restarted for the remaining cases
+#                          is stopped with L1; like a case during which L1
+#                          crashes, it is run once more in a fresh L1
+#                          ("RETRY <case> (<why>)"), then failed
 #          -v              also print L1's console and every case's output
 # Environment: KTSTR_E2E_VM_ARGS  extra arguments for every `ktstr vm` call
 #              KTSTR_CACHE       download cache (default ~/.cache/ktstr)
@@ -197,6 +199,7 @@ trap '[ -n "$qpid" ] && kill -- -"$qpid" 2>/dev/null' EXIT
 trap 'exit 130' INT TERM
 
 boots=0
+retried=()
 while :; do
 	done_n=$(wc -l <"$results")
 	[ "$done_n" -lt ${#expected[@]} ] || break
@@ -227,18 +230,29 @@ while :; do
 		break
 	fi
 	grep -q '^done' "$state" && break
-	# L1 ended or was stopped in the middle of a case: fail that case, restart after it.
+	# L1 ended or was stopped in the middle of a case. A process cannot
+	# crash or wedge L1's kernel, so this is the nested environment (L1's KVM
+	# on TCG's SVM) failing: run the case once more in a fresh L1, then fail
+	# it and restart after it.
 	last=$(sed -n 's/^stalled //p' "$state" | tail -n1)
 	if [ -n "$cur" ] && ! grep -q -e "^PASS $cur\$" -e "^FAIL $cur\$" "$results"; then
 		if [ -n "$last" ]; then
-			echo "FAIL $cur (${last#* })"
+			reason=${last#* }
 		else
-			echo "FAIL $cur (L1 ended during the case: ${l1last})"
+			reason="L1 ended during the case: ${l1last}"
 		fi
 		if [ -n "$guesttail" ]; then
-			echo "  | --- the case's ktstr output when L1 stopped (last 30 lines)"
-			while IFS= read -r l; do echo "  | ${l#  > }"; done <<<"$guesttail"
+			guesttail=$(while IFS= read -r l; do echo "  | ${l#  > }"; done <<<"$guesttail")
+			guesttail="  | --- the case's ktstr output when L1 stopped (last 30 lines)"$'\n'"$guesttail"
 		fi
+		if [[ " ${retried[*]} " != *" $cur "* ]] && [[ "$reason" != *"run limit"* ]]; then
+			retried+=("$cur")
+			echo "RETRY $cur ($reason)"
+			[ -n "$guesttail" ] && echo "$guesttail"
+			continue
+		fi
+		echo "FAIL $cur ($reason)"
+		[ -n "$guesttail" ] && echo "$guesttail"
 		echo "FAIL $cur" >>"$results"
 	elif [ -n "$last" ]; then
 		why=${last#* }
@@ -260,6 +274,6 @@ for e in "${expected[@]}"; do
 		failn=$((failn + 1))
 	fi
 done
-echo "e2e: wall time ${wall}s, $boots L1 boot(s) (console: build/e2e/e2e.log)"
+echo "e2e: wall time ${wall}s, $boots L1 boot(s), ${#retried[@]} case(s) retried after L1 failed (console: build/e2e/e2e.log)"
 echo "e2e: $pass passed, $failn failed"
 [ $failn -eq 0 ]
