@@ -193,7 +193,8 @@ int vm_cli_parse(int argc, char **argv, struct vm_cli_opts *o, char *err, size_t
 			break;
 		case 'I':
 			if (x->nincludes == VM_EXEC_MAX_INCLUDES)
-				return opt_err(err, errlen, "too many --include options (at most %d)",
+				return opt_err(err, errlen,
+					       "too many --include options (at most %d)",
 					       VM_EXEC_MAX_INCLUDES);
 			x->includes[x->nincludes++] = optarg;
 			exec_only = true;
@@ -212,10 +213,11 @@ int vm_cli_parse(int argc, char **argv, struct vm_cli_opts *o, char *err, size_t
 			break;
 		case 'S':
 			if (parse_seconds(optarg, &x->scale) || x->scale < 1 || x->scale > 1000)
-				return opt_err(err, errlen,
-					       "invalid --scale '%s': expected a whole number from 1 "
-					       "to 1000",
-					       optarg);
+				return opt_err(
+					err, errlen,
+					"invalid --scale '%s': expected a whole number from 1 "
+					"to 1000",
+					optarg);
 			exec_only = true;
 			break;
 		case 'C':
@@ -273,8 +275,9 @@ int vm_cli_parse(int argc, char **argv, struct vm_cli_opts *o, char *err, size_t
 		if (optind < argc && !strcmp(argv[optind], "--"))
 			optind++;
 		if (optind >= argc)
-			return opt_err(err, errlen, "--exec-argv needs a program: --exec-argv -- "
-						    "PROG [ARG...]");
+			return opt_err(err, errlen,
+				       "--exec-argv needs a program: --exec-argv -- "
+				       "PROG [ARG...]");
 		if (x->exec)
 			return opt_err(err, errlen, "give either --exec or --exec-argv, not both");
 		x->exec_argv = argv + optind;
@@ -286,8 +289,9 @@ int vm_cli_parse(int argc, char **argv, struct vm_cli_opts *o, char *err, size_t
 	if (!o->kernel)
 		return opt_err(err, errlen, "missing --kernel PATH");
 	if (exec_only && !o->is_exec)
-		return opt_err(err, errlen, "--disk, --net, --include and the other device and "
-					    "report options need --exec or --exec-argv");
+		return opt_err(err, errlen,
+			       "--disk, --net, --include and the other device and "
+			       "report options need --exec or --exec-argv");
 	if (o->is_exec && o->initramfs)
 		return opt_err(err, errlen, "--exec builds its own initramfs: drop --initramfs");
 	if (x->exec && !*x->exec)
