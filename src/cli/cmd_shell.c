@@ -73,12 +73,8 @@ static int shell_main(int argc, char **argv)
 		fprintf(stderr, "ktstr: %s\nTry 'ktstr shell --help'.\n", err);
 		return EXIT_USAGE;
 	}
-	o.exec.kernel = o.kernel;
-	o.exec.topo = o.topo;
-	o.exec.memory = o.memory;
-	o.exec.cmdline_extra = o.cmdline_extra;
-	o.exec.no_default_cmdline = o.no_default_cmdline;
-	o.exec.verbose = o.verbose;
+	vm_cli_fill_exec(&o, 0);
+	o.exec.timeout_s = 0; /* an interactive session has no command deadline */
 	o.exec.shell = true;
 	snprintf(term, sizeof(term), "TERM=%s", getenv("TERM") ? getenv("TERM") : "vt100");
 	o.exec.env[o.exec.nenv++] = term;

@@ -312,6 +312,18 @@ char *vm_cli_cmdline(const struct vm_cli_opts *o)
 	return s;
 }
 
+void vm_cli_fill_exec(struct vm_cli_opts *o, uint64_t t0_ns)
+{
+	o->exec.kernel = o->kernel;
+	o->exec.topo = o->topo;
+	o->exec.memory = o->memory;
+	o->exec.cmdline_extra = o->cmdline_extra;
+	o->exec.no_default_cmdline = o->no_default_cmdline;
+	o->exec.timeout_s = o->timeout_s;
+	o->exec.verbose = o->verbose;
+	o->exec.t0_ns = t0_ns;
+}
+
 int vm_cli_exit_code(enum vm_outcome o)
 {
 	switch (o) {
@@ -373,14 +385,7 @@ static int vm_main(int argc, char **argv)
 		return 0;
 	}
 	if (o.is_exec) {
-		o.exec.kernel = o.kernel;
-		o.exec.topo = o.topo;
-		o.exec.memory = o.memory;
-		o.exec.cmdline_extra = o.cmdline_extra;
-		o.exec.no_default_cmdline = o.no_default_cmdline;
-		o.exec.timeout_s = o.timeout_s;
-		o.exec.verbose = o.verbose;
-		o.exec.t0_ns = process_start_ns ? process_start_ns : mono_ns();
+		vm_cli_fill_exec(&o, process_start_ns ? process_start_ns : mono_ns());
 		return vm_exec_main(&o.exec);
 	}
 	if (o.verbose && !log_enabled(LOG_INFO))

@@ -50,6 +50,9 @@ int vm_cli_parse(int argc, char **argv, struct vm_cli_opts *o, char *err, size_t
 /* The full kernel command line for these options (malloc'd; NULL on ENOMEM). */
 char *vm_cli_cmdline(const struct vm_cli_opts *o);
 
+/* Copy the machine options into o->exec for vm_exec_main(). */
+void vm_cli_fill_exec(struct vm_cli_opts *o, uint64_t t0_ns);
+
 /* Exit code for a VM outcome. */
 int vm_cli_exit_code(enum vm_outcome o);
 

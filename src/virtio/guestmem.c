@@ -230,20 +230,21 @@ int gm_load16_acquire(const struct gm *gm, uint64_t gpa, uint16_t *out)
 	return 0;
 }
 
-int gm_store16_release(const struct gm *gm, uint64_t gpa, uint16_t val)
+static int gm_store16(const struct gm *gm, uint64_t gpa, uint16_t val, int order)
 {
 	uint16_t *p = gm_field16(gm, gpa);
 	if (!p)
 		return -EFAULT;
-	__atomic_store_n(p, htole16(val), __ATOMIC_RELEASE);
+	__atomic_store_n(p, htole16(val), order);
 	return 0;
+}
+
+int gm_store16_release(const struct gm *gm, uint64_t gpa, uint16_t val)
+{
+	return gm_store16(gm, gpa, val, __ATOMIC_RELEASE);
 }
 
 int gm_store16_relaxed(const struct gm *gm, uint64_t gpa, uint16_t val)
 {
-	uint16_t *p = gm_field16(gm, gpa);
-	if (!p)
-		return -EFAULT;
-	__atomic_store_n(p, htole16(val), __ATOMIC_RELAXED);
-	return 0;
+	return gm_store16(gm, gpa, val, __ATOMIC_RELAXED);
 }
