@@ -50,6 +50,12 @@ e2e_require_tools qemu-system-x86_64 cpio gzip xz zstd timeout ldd
 # run.sh names its files after itself (build/e2e/e2e.*).
 name=${KTSTR_E2E_RUN_NAME:-l1-run}
 mkdir -p "$E2E_BUILD"
+# Two runs under one name would overwrite each other's files: take turns.
+exec 8>"$E2E_BUILD/$name.lock"
+if ! flock -n 8; then
+	e2e_log "another l1-run named '$name' is running: waiting (set KTSTR_E2E_RUN_NAME to run beside it)"
+	flock 8
+fi
 cmdfile=$E2E_BUILD/$name.cmd
 printf '%s\n' "$*" >"$cmdfile"
 cpio=$E2E_BUILD/$name.cpio

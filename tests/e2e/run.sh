@@ -60,7 +60,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#kernels[@]} -gt 0 ] || kernels=(6.1 7.2)
 
-tools=(qemu-system-x86_64 busybox cpio gzip xz zstd timeout ldd dpkg-deb apt-get setsid tail)
+tools=(qemu-system-x86_64 busybox cpio gzip xz zstd timeout ldd dpkg-deb apt-get setsid tail flock)
 # `make e2e` installs what it needs: try install-deps once, then insist.
 if ! (e2e_require_tools "${tools[@]}") 2>/dev/null; then
 	"$REPO_DIR/scripts/install-deps.sh" >&2 || true
@@ -110,6 +110,13 @@ else
 fi
 
 mkdir -p "$E2E_BUILD"
+# One run per build tree at a time: the files below are shared, and two L1s
+# on the same two cores would only slow each other down.
+exec 8>"$E2E_BUILD/e2e.lock"
+if ! flock -n 8; then
+	e2e_log "another e2e run uses $E2E_BUILD: waiting for it to finish"
+	flock 8
+fi
 cmdfile=$E2E_BUILD/e2e.cmd
 {
 	printf 'E2E_KERNELS=%s E2E_CASES=%s ' "$(shq "${kernels[*]}")" "$(shq "${cases[*]:-}")"
