@@ -5,7 +5,8 @@
 # shellcheck source=tests/e2e/l1/lib.sh
 . /e2e/lib.sh
 case_begin boot-1n1l1c1t "$1"
-vm_run vm 240 --kernel "$KERNEL" --initramfs "$L2_INITRAMFS" --topology 1n1l1c1t --memory 256M
+vm_run vm 240 --kernel "$KERNEL" --initramfs "$L2_INITRAMFS" --topology 1n1l1c1t --memory 256M \
+	--timeout "$E2E_BOOT_TIMEOUT"
 expect_rc vm 0
 expect_line vm '^E2E:BEGIN'
 check_report vm 1n1l1c1t

@@ -5,7 +5,8 @@
 # shellcheck source=tests/e2e/l1/lib.sh
 . /e2e/lib.sh
 case_begin numa-2n2l2c1t "$1"
-vm_run vm 300 --kernel "$KERNEL" --initramfs "$L2_INITRAMFS" --topology 2n2l2c1t --memory 512M
+vm_run vm 300 --kernel "$KERNEL" --initramfs "$L2_INITRAMFS" --topology 2n2l2c1t --memory 512M \
+	--timeout "$E2E_BOOT_TIMEOUT"
 expect_rc vm 0
 check_report vm 2n2l2c1t
 case_end
