@@ -24,6 +24,9 @@ MEM=256
 WORK=/tmp/bench-exec
 BB=/bin/busybox
 rc=0
+# now_cs (L1 uptime in hundredths of a second) from the cases' helpers.
+# shellcheck source=tests/e2e/l1/lib.sh
+. /e2e/lib.sh
 
 die() {
 	echo "bench-exec: $*"
@@ -84,11 +87,6 @@ mkroot() {
 READ_CMD='echo 3 >/proc/sys/vm/drop_caches; read a _ </proc/uptime; dd if=/dev/vda of=/dev/null bs=1M 2>/dev/null; st=$?; read b _ </proc/uptime; echo "BENCH:READ $st $a $b"'
 mkroot read
 mkroot true
-
-now_cs() {
-	read -r u _ </proc/uptime
-	echo "${u%.*}${u#*.}" | sed 's/^0*//; s/^$/0/'
-}
 
 # run_once LOG CMD...: run CMD to its end (LIMIT at most); prints its wall cs
 # or "fail". QEMU's stdin is /dev/null (its -serial stdio would put L1's
