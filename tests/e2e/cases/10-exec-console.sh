@@ -12,9 +12,9 @@ case_begin exec-console "$1"
 . /e2e/tools/exec-lib.sh
 MB10=10485760
 
-# vm_run mirrors ktstr's output to L1's console as it comes: not 10 MiB of
-# random bytes (minutes on the emulated UART, and the host reads its markers
-# there), hence the redirection (vm_run runs in this shell all the same).
+# vm_run mirrors ktstr's output to L1's console as it comes (capped): 10 MiB
+# of random bytes are of no use there, hence the redirection (vm_run still
+# runs in this shell, so VM_RC and the failures are kept).
 # shellcheck disable=SC2086 # EXEC_BASE is a word list
 vm_run io 300 $EXEC_BASE --exec "
 	for f in /sys/class/virtio-ports/*/name; do echo \"port-name \$(cat \$f)\" >&2; done
