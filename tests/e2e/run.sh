@@ -11,7 +11,7 @@
 #          --kernel LABEL  only this L2 kernel (6.1 or 7.2; repeatable)
 #          --case SUBSTR   only cases whose file name contains SUBSTR (repeatable)
 #          --timeout S     host limit for the whole run (default 900)
-#          --case-limit S  a case that shows no result for S seconds (default 300)
+#          --case-limit S  a case that shows no result for S seconds (default 240)
 #                          is stopped with L1; like a case during which L1
 #                          crashes, it is run once more in a fresh L1
 #                          ("RETRY <case> (<why>)"), then failed
@@ -30,7 +30,7 @@ E2E_PROG=e2e
 bench=0
 verbose=0
 limit=900
-case_limit=${KTSTR_E2E_CASE_LIMIT:-300}
+case_limit=${KTSTR_E2E_CASE_LIMIT:-240}
 kernels=()
 cases=()
 while [ $# -gt 0 ]; do
@@ -175,6 +175,16 @@ watch_l1() {
 				cur=""
 				;;
 			"KTSTR-E2E-DONE"*) echo "done" >>"$state" ;;
+			"["*"] watchdog: BUG: soft lockup"*) # L1's printk, not a mirrored L2 line
+				# L1 never recovered from one of these here: stop it now
+				# rather than at the case limit.
+				[ $verbose -eq 1 ] && printf '%s\n' "$line"
+				if [ -n "$cur" ]; then
+					echo "stalled $cur L1 wedged (${line#*watchdog: BUG: })" >>"$state"
+					kill -- -"$qpid" 2>/dev/null
+					cur=""
+				fi
+				;;
 			"  | "*) printf '%s\n' "$line" ;;
 			"  > "*) [ $verbose -eq 1 ] && printf '%s\n' "$line" ;;
 			*) [ $verbose -eq 1 ] && printf '%s\n' "$line" ;;
