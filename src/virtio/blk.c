@@ -344,9 +344,11 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	log_err("%s", buf);
+	/* The caller prints err; log only when nobody will (one line per failure). */
 	if (err && errlen)
 		snprintf(err, errlen, "%s", buf);
+	else
+		log_err("%s", buf);
 	return rc;
 }
 
