@@ -116,6 +116,7 @@ exec 8>"$E2E_BUILD/e2e.lock"
 if ! flock -n 8; then
 	e2e_log "another e2e run uses $E2E_BUILD: waiting for it to finish"
 	flock 8
+	start=$(date +%s) # the wait does not count against --timeout
 fi
 cmdfile=$E2E_BUILD/e2e.cmd
 {
