@@ -175,6 +175,11 @@ watch_l1() {
 				echo "FAIL ${rest%% *}" >>"$results"
 				cur=""
 				;;
+			"KTSTR-E2E-ATTEMPT FAIL "*)
+				rest=${line#KTSTR-E2E-ATTEMPT FAIL }
+				echo "RETRY ${rest%% *} (first attempt: ${rest#* })"
+				;;
+			"KTSTR-E2E-NOTE "*) echo "${line#KTSTR-E2E-NOTE }" ;;
 			"KTSTR-E2E-DONE"*) echo "done" >>"$state" ;;
 			"["*"] watchdog: BUG: soft lockup"*) # L1's printk, not a mirrored L2 line
 				# L1 never recovered from one of these here: stop it now

@@ -3,6 +3,24 @@
 # (default "6.1 7.2"); $E2E_CASES, if set, is a list of substrings selecting
 # cases by file name; the first $E2E_SKIP (case, kernel) pairs are skipped
 # (run.sh restarts L1 after a case that wedged it). Ends with KTSTR-E2E-DONE.
+# run_case CASE KERNEL: run one case. If it fails because the L2 guest kernel
+# itself oopsed or locked up (seen intermittently with 8 vCPUs on 7.2 under
+# the nested, TCG-emulated SVM: e.g. "Oops: int3" while patching kernel text),
+# run it once more and let the second result stand; the first failure is
+# printed as a KTSTR-E2E-ATTEMPT line, so the retry is visible in the log. A
+# failure with no such guest crash is reported as it is, without a retry.
+run_case() {
+	log=/tmp/e2e-attempt.log
+	sh "$1" "$2" 2>&1 | tee "$log" | sed 's/^KTSTR-E2E-RESULT FAIL /KTSTR-E2E-ATTEMPT FAIL /'
+	grep -q '^KTSTR-E2E-RESULT FAIL ' "$log" || return 0
+	if grep -q -E 'Oops: |BUG: soft lockup|watchdog: BUG|general protection fault' "$log"; then
+		echo "KTSTR-E2E-NOTE retrying ${1##*/}@$2 once: the guest kernel crashed (see above)"
+		sh "$1" "$2"
+	else
+		sed -n '/^KTSTR-E2E-RESULT FAIL /,$p' "$log"
+	fi
+}
+
 i=0
 for k in ${E2E_KERNELS:-6.1 7.2}; do
 	for c in /e2e/cases/*.sh; do
@@ -15,7 +33,7 @@ for k in ${E2E_KERNELS:-6.1 7.2}; do
 		fi
 		i=$((i + 1))
 		[ $i -gt "${E2E_SKIP:-0}" ] || continue
-		sh "$c" "$k"
+		run_case "$c" "$k"
 	done
 done
 echo "KTSTR-E2E-DONE"
