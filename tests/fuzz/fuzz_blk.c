@@ -32,6 +32,7 @@
 
 #include "base/compiler.h"
 #include "base/log.h"
+#include "fuzz_input.h"
 #include "support/vdriver.h"
 #include "virtio/blk_priv.h"
 
@@ -44,20 +45,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-		v |= (uint64_t)*in->p << (8 * i);
-	return v;
-}
 
 /* ---- a backing over the shared file, with injectable faults ---- */
 
@@ -170,11 +157,11 @@ static void check(struct ctx *c)
 }
 
 /* An address from a menu of interesting places; offsets stay inside windows we reset. */
-static uint64_t pick_addr(struct input *in)
+static uint64_t pick_addr(struct fz_in *in)
 {
-	uint64_t off = take(in, 2);
+	uint64_t off = fz_take(in, 2);
 
-	switch (take(in, 1) % 8) {
+	switch (fz_take(in, 1) % 8) {
 	case 0:
 	case 1:
 	case 2:
@@ -192,18 +179,18 @@ static uint64_t pick_addr(struct input *in)
 	}
 }
 
-static uint32_t pick_len(struct input *in)
+static uint32_t pick_len(struct fz_in *in)
 {
 	static const uint32_t lens[] = {0,   1,	   15,	 16,   19,  20,	     511,  512,
 					513, 1024, 4096, 8192, MIB, MIB + 1, 4096, 0x80000000u};
-	uint8_t k = (uint8_t)take(in, 1);
+	uint8_t k = (uint8_t)fz_take(in, 1);
 
-	return k < 2 * ARRAY_SIZE(lens) ? lens[k % ARRAY_SIZE(lens)] : (uint32_t)take(in, 4);
+	return k < 2 * ARRAY_SIZE(lens) ? lens[k % ARRAY_SIZE(lens)] : (uint32_t)fz_take(in, 4);
 }
 
-static void walk(struct ctx *c, struct input *in)
+static void walk(struct ctx *c, struct fz_in *in)
 {
-	uint8_t f = (uint8_t)take(in, 1);
+	uint8_t f = (uint8_t)fz_take(in, 1);
 	uint64_t feats = 1ull << VIRTIO_F_VERSION_1;
 
 	c->qsize = (uint16_t)(1u << (2 + f % 7)); /* 4 .. 256 */
@@ -221,18 +208,18 @@ static void walk(struct ctx *c, struct input *in)
 }
 
 /* A request chain shaped by the input: header, data segments, status. */
-static void post_request(struct ctx *c, struct input *in)
+static void post_request(struct ctx *c, struct fz_in *in)
 {
 	static const uint32_t types[] = {VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_FLUSH,
 					 VIRTIO_BLK_T_GET_ID};
 	struct vdrv_buf b[VBLK_SCRATCH_CAP + 4];
-	uint8_t shape = (uint8_t)take(in, 1);
-	uint8_t t8 = (uint8_t)take(in, 1);
-	uint32_t type = t8 < 240 ? types[t8 % 4] : (uint32_t)take(in, 4);
-	uint64_t sector = shape & 0x80 ? take(in, 8) : take(in, 1) % 140;
-	unsigned nseg = shape & 0x40 ? (unsigned)take(in, 1) : shape % 5;
+	uint8_t shape = (uint8_t)fz_take(in, 1);
+	uint8_t t8 = (uint8_t)fz_take(in, 1);
+	uint32_t type = t8 < 240 ? types[t8 % 4] : (uint32_t)fz_take(in, 4);
+	uint64_t sector = shape & 0x80 ? fz_take(in, 8) : fz_take(in, 1) % 140;
+	unsigned nseg = shape & 0x40 ? (unsigned)fz_take(in, 1) : shape % 5;
 	uint8_t hdr[16] = {0};
-	uint64_t hdr_gpa = DATA_WIN + (take(in, 2) % (DATA_WIN_SZ - 16));
+	uint64_t hdr_gpa = DATA_WIN + (fz_take(in, 2) % (DATA_WIN_SZ - 16));
 	unsigned n = 0;
 
 	if (nseg + 2 > c->qsize)
@@ -244,7 +231,7 @@ static void post_request(struct ctx *c, struct input *in)
 				   (shape & 0x10) != 0 && (t8 & 1)};
 	for (unsigned i = 0; i < nseg && n < ARRAY_SIZE(b) - 1; i++) {
 		bool want = type != VIRTIO_BLK_T_OUT;
-		uint8_t d = (uint8_t)take(in, 1);
+		uint8_t d = (uint8_t)fz_take(in, 1);
 
 		b[n++] = (struct vdrv_buf){d & 1 ? pick_addr(in) : DATA_WIN + (d * 2048ull),
 					   d & 2 ? pick_len(in) : 512, (d & 4) ? !want : want};
@@ -255,36 +242,36 @@ static void post_request(struct ctx *c, struct input *in)
 	vdrv_post(c->v, 0, b, n);
 }
 
-static void run_program(struct ctx *c, struct input *in)
+static void run_program(struct ctx *c, struct fz_in *in)
 {
 	uint64_t word;
 
 	for (unsigned steps = 0; in->n && steps < 64; steps++) {
-		switch (take(in, 1) % 12) {
+		switch (fz_take(in, 1) % 12) {
 		case 0:
 		case 1:
 		case 2:
 			post_request(c, in);
 			break;
 		case 3: /* raw descriptor */
-			word = take(in, 2) % c->qsize;
+			word = fz_take(in, 2) % c->qsize;
 			vdrv_set_desc(c->v, 0, (uint32_t)word, pick_addr(in), pick_len(in),
-				      (uint16_t)(take(in, 1) & 7), (uint16_t)take(in, 2));
+				      (uint16_t)(fz_take(in, 1) & 7), (uint16_t)fz_take(in, 2));
 			break;
 		case 4:
-			vdrv_publish(c->v, 0, (uint16_t)take(in, 2));
+			vdrv_publish(c->v, 0, (uint16_t)fz_take(in, 2));
 			break;
 		case 5:
-			vdrv_set_avail_idx(c->v, 0, (uint16_t)take(in, 2));
+			vdrv_set_avail_idx(c->v, 0, (uint16_t)fz_take(in, 2));
 			break;
 		case 6:
-			vdrv_set_used_event(c->v, 0, (uint16_t)take(in, 2));
+			vdrv_set_used_event(c->v, 0, (uint16_t)fz_take(in, 2));
 			break;
 		case 7:
-			now_ns += take(in, 4) * 1000;
+			now_ns += fz_take(in, 4) * 1000;
 			break;
 		case 8:
-			word = take(in, 1);
+			word = fz_take(in, 1);
 			backing.eintr = word & 0x10 ? (unsigned)(word & 0x1F) : 0;
 			backing.short_write = word & 0x20;
 			backing.zero_write = (word & 0xC0) == 0xC0;
@@ -294,7 +281,7 @@ static void run_program(struct ctx *c, struct input *in)
 			walk(c, in);
 			break;
 		case 10:
-			vdrv_w32(c->v, 0x050, (uint32_t)take(in, 1) % 3); /* notify 0, 1, 2 */
+			vdrv_w32(c->v, 0x050, (uint32_t)fz_take(in, 1) % 3); /* notify 0, 1, 2 */
 			break;
 		default:
 			vdrv_notify(c->v, 0);
@@ -360,8 +347,8 @@ static void reset_memory(struct vdrv *v)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = {data, size};
-	uint8_t cfg = (uint8_t)take(&in, 1);
+	struct fz_in in = {data, size};
+	uint8_t cfg = (uint8_t)fz_take(&in, 1);
 	struct vblk_throttle t = {0};
 	struct vblk_backing b = {&fb_ops, &backing};
 	struct ctx c = {0};
@@ -369,9 +356,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.ro = cfg & 1;
 	c.v = cfg & 2 ? &mem_mh : &mem_ma;
 	if (cfg & 4)
-		t.iops = 1 + take(&in, 1) % 8;
+		t.iops = 1 + fz_take(&in, 1) % 8;
 	if (cfg & 8)
-		t.bytes_per_sec = 512 * (1 + take(&in, 1) % 16);
+		t.bytes_per_sec = 512 * (1 + fz_take(&in, 1) % 16);
 	backing = (struct fuzz_backing){.fd = backing.fd};
 	now_ns = 1000000000ull;
 	reset_file();

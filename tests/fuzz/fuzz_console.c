@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "fuzz_input.h"
 #include "virtio/console.h"
 
 #define REG_LEN	 0x10000ull
@@ -43,20 +44,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-		v |= (uint64_t)*in->p << (8 * i);
-	return v;
-}
 
 struct ctx {
 	struct vc_dev *d;
@@ -117,11 +104,11 @@ static uint64_t q_desc(unsigned q)
 }
 
 /* Addresses a hostile guest would pick: data in both regions, edges, hole, far away. */
-static uint64_t pick_addr(struct input *in)
+static uint64_t pick_addr(struct fz_in *in)
 {
-	uint64_t off = take(in, 2);
+	uint64_t off = fz_take(in, 2);
 
-	switch (take(in, 1) % 8) {
+	switch (fz_take(in, 1) % 8) {
 	case 0:
 	case 1:
 	case 2:
@@ -139,29 +126,29 @@ static uint64_t pick_addr(struct input *in)
 	}
 }
 
-static uint32_t pick_len(struct input *in)
+static uint32_t pick_len(struct fz_in *in)
 {
-	switch (take(in, 1) % 6) {
+	switch (fz_take(in, 1) % 6) {
 	case 0:
 		return 0;
 	case 1:
 		return 8;
 	case 2:
-		return (uint32_t)take(in, 1);
+		return (uint32_t)fz_take(in, 1);
 	case 3:
-		return (uint32_t)take(in, 2);
+		return (uint32_t)fz_take(in, 2);
 	case 4:
-		return 32 * 1024 + (uint32_t)take(in, 1);
+		return 32 * 1024 + (uint32_t)fz_take(in, 1);
 	default:
-		return (uint32_t)take(in, 4);
+		return (uint32_t)fz_take(in, 4);
 	}
 }
 
-static void walk(struct ctx *c, struct input *in)
+static void walk(struct ctx *c, struct fz_in *in)
 {
-	uint64_t feat = 1ull << 32 | (take(in, 1) & 1 ? 1ull << 1 : 0);
-	uint8_t mask = (uint8_t)take(in, 1);
-	bool ok = take(in, 1) % 8 != 0;
+	uint64_t feat = 1ull << 32 | (fz_take(in, 1) & 1 ? 1ull << 1 : 0);
+	uint8_t mask = (uint8_t)fz_take(in, 1);
+	bool ok = fz_take(in, 1) % 8 != 0;
 
 	reg_w(c, VIRTIO_MMIO_STATUS, 0);
 	reg_w(c, VIRTIO_MMIO_STATUS, 1);
@@ -177,7 +164,7 @@ static void walk(struct ctx *c, struct input *in)
 		c->qsize[q] = 0;
 		if (!(mask & (1u << q)))
 			continue;
-		c->qsize[q] = (uint16_t)(1u << (take(in, 1) % 5)); /* 1 .. 16 */
+		c->qsize[q] = (uint16_t)(1u << (fz_take(in, 1) % 5)); /* 1 .. 16 */
 		memset(host(desc, RING_SZ), 0, RING_SZ);
 		reg_w(c, VIRTIO_MMIO_QUEUE_SEL, q);
 		reg_w(c, VIRTIO_MMIO_QUEUE_NUM, c->qsize[q]);
@@ -219,43 +206,43 @@ static void publish(struct ctx *c, unsigned q, uint16_t head)
 }
 
 /* A chain of up to 4 descriptors at a fuzzed slot, linked (or not) as the input says. */
-static void post_chain(struct ctx *c, struct input *in)
+static void post_chain(struct ctx *c, struct fz_in *in)
 {
-	unsigned q = take(in, 1) % VC_NUM_QUEUES;
-	uint16_t head = (uint16_t)(take(in, 1) % MAX_QSZ);
-	unsigned n = 1 + take(in, 1) % 4;
+	unsigned q = fz_take(in, 1) % VC_NUM_QUEUES;
+	uint16_t head = (uint16_t)(fz_take(in, 1) % MAX_QSZ);
+	unsigned n = 1 + fz_take(in, 1) % 4;
 
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t f = (uint8_t)take(in, 1);
+		uint8_t f = (uint8_t)fz_take(in, 1);
 		uint16_t flags =
 			(f & 1 ? VRING_DESC_F_WRITE : 0) | (i + 1 < n ? VRING_DESC_F_NEXT : 0);
 		uint16_t next = (uint16_t)(head + i + 1);
 
 		if (f & 2) /* hostile link: anywhere, including loops and out of range */
-			next = (uint16_t)take(in, 1);
+			next = (uint16_t)fz_take(in, 1);
 		if (f & 4)
-			flags = (uint16_t)take(in, 2);
+			flags = (uint16_t)fz_take(in, 2);
 		set_desc(q, (uint16_t)(head + i), pick_addr(in), pick_len(in), flags, next);
 	}
 	publish(c, q, head);
-	if (take(in, 1) & 1)
+	if (fz_take(in, 1) & 1)
 		reg_w(c, VIRTIO_MMIO_QUEUE_NOTIFY, q);
 }
 
 /* An 8-byte control message on c_ovq, optionally split in two descriptors. */
-static void post_ctrl(struct ctx *c, struct input *in)
+static void post_ctrl(struct ctx *c, struct fz_in *in)
 {
 	uint8_t msg[8];
-	uint64_t gpa = R0_GPA + DATA_LO + take(in, 1) * 16;
-	uint16_t head = (uint16_t)(take(in, 1) % MAX_QSZ);
+	uint64_t gpa = R0_GPA + DATA_LO + fz_take(in, 1) * 16;
+	uint16_t head = (uint16_t)(fz_take(in, 1) % MAX_QSZ);
 	uint8_t *p = host(gpa, 8);
-	unsigned split = take(in, 1) % 9;
+	unsigned split = fz_take(in, 1) % 9;
 
-	msg[0] = (uint8_t)(take(in, 1) % 5); /* mostly real port ids */
+	msg[0] = (uint8_t)(fz_take(in, 1) % 5); /* mostly real port ids */
 	msg[1] = msg[2] = msg[3] = msg[0] == 4 ? 0xFF : 0;
-	msg[4] = (uint8_t)(take(in, 1) % 9);
+	msg[4] = (uint8_t)(fz_take(in, 1) % 9);
 	msg[5] = 0;
-	msg[6] = (uint8_t)(take(in, 1) % 3);
+	msg[6] = (uint8_t)(fz_take(in, 1) % 3);
 	msg[7] = 0;
 	memcpy(p, msg, 8);
 	if (split && split < 8) {
@@ -268,18 +255,18 @@ static void post_ctrl(struct ctx *c, struct input *in)
 	reg_w(c, VIRTIO_MMIO_QUEUE_NOTIFY, 3);
 }
 
-static void host_op(struct ctx *c, struct input *in)
+static void host_op(struct ctx *c, struct fz_in *in)
 {
 	static uint8_t buf[PUSH_MAX * 64];
 	uint8_t *out = NULL;
-	unsigned port = take(in, 1) % (VC_NUM_PORTS + 1); /* one past the end on purpose */
-	size_t n = take(in, 1) % PUSH_MAX;
+	unsigned port = fz_take(in, 1) % (VC_NUM_PORTS + 1); /* one past the end on purpose */
+	size_t n = fz_take(in, 1) % PUSH_MAX;
 
 	memset(buf, (int)n, sizeof(buf));
-	switch (take(in, 1) % 8) {
+	switch (fz_take(in, 1) % 8) {
 	case 0:
 	case 1:
-		(void)vc_queue_input_port(c->d, port, buf, (take(in, 1) & 1) ? n : n * 64);
+		(void)vc_queue_input_port(c->d, port, buf, (fz_take(in, 1) & 1) ? n : n * 64);
 		break;
 	case 2:
 		(void)vc_read_port(c->d, port, buf, n);
@@ -301,8 +288,9 @@ static void host_op(struct ctx *c, struct input *in)
 		vc_clear_port2_pending_rx(c->d);
 		break;
 	default:
-		vc_handle_control_event(c->d, (uint32_t)take(in, 1) % 5,
-					(uint16_t)(take(in, 1) % 9), (uint16_t)(take(in, 1) % 3));
+		vc_handle_control_event(c->d, (uint32_t)fz_take(in, 1) % 5,
+					(uint16_t)(fz_take(in, 1) % 9),
+					(uint16_t)(fz_take(in, 1) % 3));
 		break;
 	}
 	free(out);
@@ -344,7 +332,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vc_limits lim = {.tx_buf_cap = TX_CAP, .rx_pending_cap = RX_CAP};
-	struct input in = {data, size};
+	struct fz_in in = {data, size};
 	struct ctx c = {0};
 	unsigned steps = 0;
 
@@ -357,7 +345,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vc_set_mem(c.d, gm);
 	walk(&c, &in);
 	while (in.n && steps++ < 256) {
-		switch (take(&in, 1) % 10) {
+		switch (fz_take(&in, 1) % 10) {
 		case 0:
 			walk(&c, &in);
 			break;
@@ -369,21 +357,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			post_ctrl(&c, &in);
 			break;
 		case 4:
-			reg_w(&c, VIRTIO_MMIO_QUEUE_NOTIFY, (uint32_t)take(&in, 1) % 9);
+			reg_w(&c, VIRTIO_MMIO_QUEUE_NOTIFY, (uint32_t)fz_take(&in, 1) % 9);
 			break;
 		case 5: { /* move avail.idx anywhere */
-			unsigned q = take(&in, 1) % VC_NUM_QUEUES;
+			unsigned q = fz_take(&in, 1) % VC_NUM_QUEUES;
 
-			w16(q_desc(q) + 0x102, (uint16_t)take(&in, 2));
+			w16(q_desc(q) + 0x102, (uint16_t)fz_take(&in, 2));
 			break;
 		}
 		case 6: /* any register, any value */
-			reg_w(&c, (uint32_t)(take(&in, 1) * 4) & 0x1FC, (uint32_t)take(&in, 4));
+			reg_w(&c, (uint32_t)(fz_take(&in, 1) * 4) & 0x1FC,
+			      (uint32_t)fz_take(&in, 4));
 			break;
 		case 7: { /* scribble over guest memory, rings included */
 			uint64_t gpa = pick_addr(&in);
 			uint8_t *p = host(gpa, 8);
-			uint64_t v = take(&in, 8);
+			uint64_t v = fz_take(&in, 8);
 
 			if (p)
 				memcpy(p, &v, 8);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "fuzz_input.h"
 #include "support/vdriver.h"
 #include "virtio/net.h"
 
@@ -40,20 +41,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-		v |= (uint64_t)*in->p << (8 * i);
-	return v;
-}
-
 struct ctx {
 	struct vnet *n;
 	struct vdev *d;
@@ -69,10 +56,10 @@ static void die_if(bool bad, const char *what)
 	}
 }
 
-static void walk(struct ctx *c, struct input *in)
+static void walk(struct ctx *c, struct fz_in *in)
 {
-	uint16_t rx = (uint16_t)(1u << (take(in, 1) % 9)); /* 1 .. 256 */
-	uint16_t tx = (uint16_t)(1u << (take(in, 1) % 9));
+	uint16_t rx = (uint16_t)(1u << (fz_take(in, 1) % 9)); /* 1 .. 256 */
+	uint16_t tx = (uint16_t)(1u << (fz_take(in, 1) % 9));
 
 	vdrv_set_status(&c->v, 0);
 	vdrv_set_status(&c->v, 0x01);
@@ -84,11 +71,11 @@ static void walk(struct ctx *c, struct input *in)
 	vdrv_set_status(&c->v, 0x0F);
 }
 
-static uint64_t pick_addr(struct ctx *c, struct input *in)
+static uint64_t pick_addr(struct ctx *c, struct fz_in *in)
 {
-	uint64_t r = take(in, 4);
+	uint64_t r = fz_take(in, 4);
 
-	switch (take(in, 1) % 7) {
+	switch (fz_take(in, 1) % 7) {
 	case 0:
 		return FRAME_AREA + r % (MIB - FRAME_AREA);
 	case 1: /* around the end of region 0: seam (MA) or hole (MH) */
@@ -96,7 +83,7 @@ static uint64_t pick_addr(struct ctx *c, struct input *in)
 	case 2:
 		return MIB + r % (3 * MIB);
 	case 3:
-		return take(in, 8);
+		return fz_take(in, 8);
 	case 4:
 		return UINT64_MAX - r % 128;
 	case 5: /* the rings themselves */
@@ -106,11 +93,11 @@ static uint64_t pick_addr(struct ctx *c, struct input *in)
 	}
 }
 
-static uint32_t pick_len(struct input *in)
+static uint32_t pick_len(struct fz_in *in)
 {
-	uint32_t r = (uint32_t)take(in, 4);
+	uint32_t r = (uint32_t)fz_take(in, 4);
 
-	switch (take(in, 1) % 5) {
+	switch (fz_take(in, 1) % 5) {
 	case 0:
 		return r;
 	case 1:
@@ -128,18 +115,18 @@ static uint16_t qsize(struct ctx *c, uint16_t q)
 }
 
 /* A frame the guest wrote properly, split into up to 3 read-only descriptors. */
-static void post_good_tx(struct ctx *c, struct input *in)
+static void post_good_tx(struct ctx *c, struct fz_in *in)
 {
-	uint32_t total = VNET_HDR_LEN + (uint32_t)(take(in, 3) % (VNET_MAX_FRAME + 8));
-	unsigned parts = 1 + (unsigned)(take(in, 1) % 3);
+	uint32_t total = VNET_HDR_LEN + (uint32_t)(fz_take(in, 3) % (VNET_MAX_FRAME + 8));
+	unsigned parts = 1 + (unsigned)(fz_take(in, 1) % 3);
 	struct vdrv_buf b[3];
 	uint32_t off = 0;
 
 	if (parts > qsize(c, VNET_TXQ))
 		parts = qsize(c, VNET_TXQ);
 	for (unsigned i = 0; i < parts; i++) {
-		uint32_t len =
-			i + 1 < parts ? (uint32_t)(take(in, 2) % (total - off + 1)) : total - off;
+		uint32_t len = i + 1 < parts ? (uint32_t)(fz_take(in, 2) % (total - off + 1))
+					     : total - off;
 
 		b[i] = (struct vdrv_buf){FRAME_AREA + off, len, false};
 		off += len;
@@ -147,9 +134,9 @@ static void post_good_tx(struct ctx *c, struct input *in)
 	vdrv_post(&c->v, VNET_TXQ, b, parts);
 }
 
-static void post_good_rx(struct ctx *c, struct input *in)
+static void post_good_rx(struct ctx *c, struct fz_in *in)
 {
-	uint32_t len = (uint32_t)(take(in, 3) % (VNET_MAX_FRAME + 64));
+	uint32_t len = (uint32_t)(fz_take(in, 3) % (VNET_MAX_FRAME + 64));
 	struct vdrv_buf b = {RXBUF_AREA, len, true};
 
 	vdrv_post(&c->v, VNET_RXQ, &b, 1);
@@ -207,26 +194,26 @@ static void kick_tx(struct ctx *c)
 		       "TX kick made no progress");
 }
 
-static void step(struct ctx *c, struct input *in)
+static void step(struct ctx *c, struct fz_in *in)
 {
-	uint16_t q = (uint16_t)(take(in, 1) & 1);
+	uint16_t q = (uint16_t)(fz_take(in, 1) & 1);
 	struct vnet_snapshot now;
 
-	switch (take(in, 1) % 11) {
+	switch (fz_take(in, 1) % 11) {
 	case 0: {
-		uint16_t slot = (uint16_t)(take(in, 1) % qsize(c, q));
+		uint16_t slot = (uint16_t)(fz_take(in, 1) % qsize(c, q));
 		uint64_t addr = pick_addr(c, in);
 		uint32_t len = pick_len(in);
-		uint16_t flags = (uint16_t)(take(in, 1) & 7);
+		uint16_t flags = (uint16_t)(fz_take(in, 1) & 7);
 
-		vdrv_set_desc(&c->v, q, slot, addr, len, flags, (uint16_t)take(in, 1));
+		vdrv_set_desc(&c->v, q, slot, addr, len, flags, (uint16_t)fz_take(in, 1));
 		break;
 	}
 	case 1:
-		vdrv_publish(&c->v, q, (uint16_t)take(in, 1));
+		vdrv_publish(&c->v, q, (uint16_t)fz_take(in, 1));
 		break;
 	case 2:
-		vdrv_set_avail_idx(&c->v, q, (uint16_t)take(in, 2));
+		vdrv_set_avail_idx(&c->v, q, (uint16_t)fz_take(in, 2));
 		break;
 	case 3:
 	case 4:
@@ -234,15 +221,15 @@ static void step(struct ctx *c, struct input *in)
 		break;
 	case 5:
 		vdrv_w32(&c->v, VIRTIO_MMIO_QUEUE_NOTIFY,
-			 take(in, 1) & 1 ? (uint32_t)take(in, 4) : 0);
+			 fz_take(in, 1) & 1 ? (uint32_t)fz_take(in, 4) : 0);
 		break;
 	case 6: {
 		uint8_t buf[64];
-		unsigned len = (unsigned)(take(in, 1) % sizeof(buf));
-		uint64_t gpa = SCRIBBLE_LO + take(in, 3) % (MIB - SCRIBBLE_LO - sizeof(buf));
+		unsigned len = (unsigned)(fz_take(in, 1) % sizeof(buf));
+		uint64_t gpa = SCRIBBLE_LO + fz_take(in, 3) % (MIB - SCRIBBLE_LO - sizeof(buf));
 
 		for (unsigned i = 0; i < len; i++)
-			buf[i] = (uint8_t)take(in, 1);
+			buf[i] = (uint8_t)fz_take(in, 1);
 		vdrv_wmem(&c->v, gpa, buf, len);
 		break;
 	}
@@ -257,7 +244,7 @@ static void step(struct ctx *c, struct input *in)
 		break;
 	default:
 		/* Any 4-byte register write; the transport decides what it means. */
-		vdrv_w32(&c->v, (take(in, 1) & 0x3F) * 4, (uint32_t)take(in, 4));
+		vdrv_w32(&c->v, (fz_take(in, 1) & 0x3F) * 4, (uint32_t)fz_take(in, 4));
 		break;
 	}
 	check_counters(c, &now);
@@ -298,8 +285,8 @@ static struct ctx *get_ctx(uint8_t sel)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = {data, size};
-	struct ctx *c = get_ctx((uint8_t)take(&in, 1));
+	struct fz_in in = {data, size};
+	struct ctx *c = get_ctx((uint8_t)fz_take(&in, 1));
 
 	walk(c, &in);
 	(void)vdrv_irq_count(&c->v);
