@@ -13,7 +13,14 @@ KTSTR_BIN=${KTSTR_BIN:-$REPO_DIR/ktstr}
 # XSAVE/AVX that TCG cannot keep consistent for a nested guest (E2E.md).
 L1_CPU=${KTSTR_L1_CPU:-qemu64,+svm,+npt,+nrip-save}
 L1_MEM=${KTSTR_L1_MEM:-3072}
-L1_SMP=${KTSTR_L1_SMP:-2}
+# One L1 CPU: with two, QEMU 7.2's multi-threaded TCG sometimes runs stale
+# code after a CPU rewrote it (kernel text patching), which oopses the 8-vCPU
+# L2 guests or L1 itself about every other boot (tests/e2e/README.md). One
+# CPU means one TCG thread, and the cases run as fast.
+L1_SMP=${KTSTR_L1_SMP:-1}
+L1_ACCEL=${KTSTR_L1_ACCEL:-tcg}
+# L1's own kernel (and so its KVM): the 6.1 or the 7.2 cloud kernel.
+L1_KERNEL=${KTSTR_L1_KERNEL:-6.1}
 # L1's console log level: 3 keeps KVM's chatter out; 5 adds the stack traces
 # of soft lockups and warnings (diagnosis).
 L1_LOGLEVEL=${KTSTR_L1_LOGLEVEL:-3}
@@ -165,8 +172,9 @@ e2e_build_l1() {
 	mkdir -p "$root"/{proc,sys,dev,tmp,run,root,etc,lib/modules/e2e,e2e,l2}
 	e2e_install_busybox "$root"
 	install -m 0755 "$E2E_DIR/l1/init" "$root/init"
+	e2e_l1_kernel
 	for m in irqbypass kvm kvm-amd; do
-		f=$(e2e_find_module "$KTSTR_E2E_KDIR_61" "$m") || e2e_die "module $m not in $KTSTR_E2E_KDIR_61"
+		f=$(e2e_find_module "$L1_KDIR" "$m") || e2e_die "module $m not in $L1_KDIR"
 		e2e_copy_module "$f" "$root/lib/modules/e2e/$m.ko"
 	done
 	e2e_copy_with_libs "$root" "$KTSTR_BIN" /usr/bin/ktstr
@@ -214,14 +222,28 @@ e2e_add_qemu() {
 	cp -L /usr/share/seabios/{bios-microvm.bin,bios-256k.bin} "$root/usr/share/seabios/" 2>/dev/null || true
 }
 
+# Set L1_VMLINUZ and L1_KDIR (its modules tree) from $L1_KERNEL.
+e2e_l1_kernel() {
+	[ -n "${KTSTR_TEST_VMLINUZ_72:-}" ] && [ -n "${KTSTR_E2E_KDIR_72:-}" ] || e2e_kernels
+	case "$L1_KERNEL" in
+	6.1) L1_VMLINUZ=$KTSTR_TEST_VMLINUZ L1_KDIR=$KTSTR_E2E_KDIR_61 ;;
+	7.2) L1_VMLINUZ=$KTSTR_TEST_VMLINUZ_72 L1_KDIR=$KTSTR_E2E_KDIR_72 ;;
+	*) e2e_die "KTSTR_L1_KERNEL must be 6.1 or 7.2, not '$L1_KERNEL'" ;;
+	esac
+}
+
 # Set L1_CMD to the QEMU command line that boots L1 with initramfs $1;
 # $2 (optional) is appended to L1's kernel command line (KEY=VALUE words
 # there reach /init as environment variables).
 e2e_l1_cmd() {
-	L1_CMD=(qemu-system-x86_64 -accel tcg -cpu "$L1_CPU" -m "$L1_MEM" -smp "$L1_SMP"
+	e2e_l1_kernel
+	L1_CMD=(qemu-system-x86_64 -accel "$L1_ACCEL" -cpu "$L1_CPU" -m "$L1_MEM" -smp "$L1_SMP"
 		-nodefaults -no-user-config -display none -serial stdio -no-reboot
-		-kernel "$KTSTR_TEST_VMLINUZ" -initrd "$1"
+		-kernel "$L1_VMLINUZ" -initrd "$1"
 		-append "console=ttyS0 quiet loglevel=$L1_LOGLEVEL panic=-1 rdinit=/init${2:+ $2}")
+	# Diagnosis only, e.g. KTSTR_L1_QEMU_ARGS='-d cpu_reset,guest_errors -D /tmp/l1.qlog'.
+	# shellcheck disable=SC2206 # a word list on purpose
+	[ -z "${KTSTR_L1_QEMU_ARGS:-}" ] || L1_CMD+=($KTSTR_L1_QEMU_ARGS)
 }
 
 # Boot L1 with initramfs $1 under a host time limit of $2 seconds; QEMU's

@@ -71,6 +71,9 @@ e2e_require_tools "${tools[@]}"
 if [ $bench -eq 1 ]; then
 	show=()
 	[ $verbose -eq 1 ] && show=(--console)
+	# The benchmark figures in the README were taken with a 2-CPU L1 (the
+	# cases use one: see KTSTR_L1_SMP in lib.sh).
+	export KTSTR_L1_SMP=${KTSTR_L1_SMP:-2}
 	KTSTR_E2E_RUN_NAME=bench exec "$E2E_DIR/l1-run.sh" --qemu --timeout "$limit" "${show[@]}" \
 		'sh /e2e/run-bench.sh'
 fi
@@ -138,7 +141,15 @@ state=$E2E_BUILD/e2e.state     # what the reader saw in the current boot
 # saw to $state: "ready", "done", "nokvm <why>", "stalled <case> <why>",
 # "current <case>".
 watch_l1() {
-	local qpid=$1 console=$2 line partial="" now t_case t_boot cur="" w rest
+	local qpid=$1 console=$2 line partial="" now t_case t_boot cur="" w rest t_stop=""
+	# Stop L1 once: SIGTERM to QEMU's process group now, SIGKILL if it is
+	# still there 10 s later (a QEMU whose vCPU threads spin may not get to
+	# its SIGTERM handler). The group may be gone already: never fail on it.
+	stop_l1() {
+		[ -n "$t_stop" ] && return 0
+		t_stop=$(date +%s)
+		kill -TERM -- -"$qpid" 2>/dev/null || true
+	}
 	t_boot=$(date +%s)
 	t_case=$t_boot
 	: >"$state"
@@ -187,7 +198,7 @@ watch_l1() {
 				[ $verbose -eq 1 ] && printf '%s\n' "$line"
 				if [ -n "$cur" ]; then
 					echo "stalled $cur L1 wedged (${line#*watchdog: BUG: })" >>"$state"
-					kill -- -"$qpid" 2>/dev/null
+					stop_l1
 					cur=""
 				fi
 				;;
@@ -200,16 +211,18 @@ watch_l1() {
 		# Stall rules: a case without a result for case_limit seconds, L1 not
 		# ready after 180 s, or the whole run over its limit. A wedged L2 can
 		# livelock L1 itself (soft lockups), so only the host can end it.
-		if [ -n "$cur" ] && [ $((now - t_case)) -ge "$case_limit" ]; then
+		if [ -n "$t_stop" ]; then
+			[ $((now - t_stop)) -lt 10 ] || kill -KILL -- -"$qpid" 2>/dev/null || true
+		elif [ -n "$cur" ] && [ $((now - t_case)) -ge "$case_limit" ]; then
 			echo "stalled $cur no result after ${case_limit}s (L1: $(grep -a -m1 -o 'soft lockup.*' "$console" || echo 'no lockup reported'))" >>"$state"
-			kill -- -"$qpid" 2>/dev/null
+			stop_l1
 			cur=""
 		elif ! grep -q '^ready' "$state" && [ $((now - t_boot)) -ge 180 ]; then
 			echo "stalled - L1 not ready after 180s" >>"$state"
-			kill -- -"$qpid" 2>/dev/null
+			stop_l1
 		elif [ $((now - start)) -ge "$limit" ]; then
 			echo "stalled ${cur:--} the ${limit}s run limit was reached" >>"$state"
-			kill -- -"$qpid" 2>/dev/null
+			stop_l1
 			cur=""
 		fi
 	done < <(tail -n +1 -F --pid="$qpid" "$console" 2>/dev/null)
@@ -218,7 +231,7 @@ watch_l1() {
 # QEMU runs in its own session (so a stall can kill its whole group): take
 # it down with us if the run is interrupted.
 qpid=""
-trap '[ -n "$qpid" ] && kill -- -"$qpid" 2>/dev/null' EXIT
+trap '[ -n "$qpid" ] && kill -KILL -- -"$qpid" 2>/dev/null || true' EXIT
 trap 'exit 130' INT TERM
 
 boots=0
@@ -233,7 +246,7 @@ while :; do
 	setsid "${L1_CMD[@]}" >"$console" 2>&1 </dev/null &
 	qpid=$!
 	watch_l1 "$qpid" "$console"
-	kill -- -"$qpid" 2>/dev/null || true
+	kill -KILL -- -"$qpid" 2>/dev/null || true
 	wait "$qpid" 2>/dev/null || true
 	qpid=""
 	# What L1 said last, for a case it did not finish: its panic or lockup
