@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/compiler.h"
 #include "link/run.h"
 
 static const char *const outcome_names[] = {
@@ -149,6 +150,36 @@ static void print_tail(FILE *f, const char *text, size_t len, unsigned n)
 		fputc('\n', f);
 }
 
+static const char *pong_state(uint8_t state)
+{
+	static const char *const names[] = {"not started", "running", "exited, draining",
+					    "reporting"};
+	return state < ARRAY_SIZE(names) ? names[state] : "unknown";
+}
+
+/*
+ * §4.7 item 8: a timeout shows what the last PONG said the guest was doing;
+ * a hang shows where each vCPU was when the VM was stopped.
+ */
+static void print_liveness(const struct run *r, FILE *f)
+{
+	const struct proto_pong *p = &r->pong;
+
+	if (r->timed_out && r->pongs)
+		fprintf(f,
+			"ktstr: last PONG (%.3f s since start): command %s, procs_running %u, "
+			"procs_blocked %u, stdout %llu bytes, stderr %llu bytes forwarded\n",
+			(double)r->pong_host_ms / 1e3, pong_state(p->state), p->procs_running,
+			p->procs_blocked, (unsigned long long)p->stdout_bytes,
+			(unsigned long long)p->stderr_bytes);
+	if (r->hung)
+		fprintf(f, "ktstr: %llu PING(s) sent, %llu PONG(s) received\n",
+			(unsigned long long)r->pings, (unsigned long long)r->pongs);
+	if (r->hung && r->vcpu_table[0])
+		fprintf(f, "--- vCPU registers when the VM was stopped ---\n%s%s", r->vcpu_table,
+			r->vcpu_table[strlen(r->vcpu_table) - 1] == '\n' ? "" : "\n");
+}
+
 void run_print_report(const struct run *r, const struct run_verdict *v, const char *console_tail,
 		      FILE *f)
 {
@@ -191,6 +222,33 @@ void run_print_report(const struct run *r, const struct run_verdict *v, const ch
 		fprintf(f, "--- guest kernel log, last 60 lines ---\n");
 		print_tail(f, r->dmesg, r->dmesg_len, 60);
 	}
+	print_liveness(r, f);
+}
+
+static json_object *liveness_json(const struct run *r)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "pings", json_object_new_uint64(r->pings));
+	json_object_object_add(o, "pongs", json_object_new_uint64(r->pongs));
+	if (r->pongs) {
+		json_object *p = json_object_new_object();
+		json_object_object_add(p, "state", json_object_new_int(r->pong.state));
+		json_object_object_add(p, "procs_running",
+				       json_object_new_int64(r->pong.procs_running));
+		json_object_object_add(p, "procs_blocked",
+				       json_object_new_int64(r->pong.procs_blocked));
+		json_object_object_add(p, "stdout_bytes",
+				       json_object_new_uint64(r->pong.stdout_bytes));
+		json_object_object_add(p, "stderr_bytes",
+				       json_object_new_uint64(r->pong.stderr_bytes));
+		json_object_object_add(p, "host_ms", json_object_new_uint64(r->pong_host_ms));
+		json_object_object_add(o, "last_pong", p);
+	}
+	json_object_object_add(o, "hung", json_object_new_boolean(r->hung));
+	if (r->vcpu_table[0])
+		json_object_object_add(o, "vcpus", json_object_new_string(r->vcpu_table));
+	return o;
 }
 
 int run_write_json(const struct run *r, const struct run_verdict *v, const char *path)
@@ -238,6 +296,7 @@ int run_write_json(const struct run *r, const struct run_verdict *v, const char 
 	json_object_object_add(proto, "unknown_tags",
 			       json_object_new_uint64(r->reader.stats.unknown_tags));
 	json_object_object_add(o, "protocol", proto);
+	json_object_object_add(o, "liveness", liveness_json(r));
 	msgs = json_object_new_array();
 	if (v->outcome != RUN_COMMAND)
 		json_object_array_add(msgs, json_object_new_string(v->cause));

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -182,6 +183,15 @@ static void on_frame(struct run *r, const struct proto_event *ev)
 		r->crash_frame = true;
 		snprintf(r->crash_text, sizeof(r->crash_text), "%.*s", (int)n, (const char *)p);
 		break;
+	case PROTO_PONG: {
+		struct proto_pong m;
+		if (!proto_pong_decode(p, n, &m)) {
+			r->pong = m;
+			r->pongs++;
+			r->pong_host_ms = mono_ms() - r->t0_ms;
+		}
+		break;
+	}
 	case PROTO_DONE:
 		if (proto_done_decode(p, n, &r->done))
 			break;
@@ -200,6 +210,8 @@ static void on_bulk_event(void *opaque, const struct proto_event *ev)
 	struct run *r = opaque;
 
 	if (ev->kind == PROTO_EV_FRAME) {
+		/* A frame that passed its CRC came from a running init (§4.5.2). */
+		r->life_events++;
 		on_frame(r, ev);
 	} else if (ev->kind != PROTO_EV_RESYNC) {
 		if (!r->stream_damaged)
@@ -223,6 +235,28 @@ static bool header_has(const char *h, const char *prefix)
 	return !strncmp(h, prefix, strlen(prefix));
 }
 
+/*
+ * Fallback mode reports phases as "KTSTR_PHASE=payload_starting t=<ns>"
+ * (§2.7): the lower-case name of a §2.2.2 phase. Recording them gives serial
+ * runs the same stage line and, through PAYLOAD_STARTING, the same command
+ * --timeout and silence clock as virtio runs.
+ */
+static void record_named_phase(struct run *r, const char *h)
+{
+	unsigned long long t = 0;
+	char name[40];
+
+	if (!r->serial_transport || sscanf(h, "KTSTR_PHASE=%39s t=%llu", name, &t) < 1)
+		return;
+	for (unsigned v = 1; v <= UINT8_MAX; v++) {
+		const char *known = proto_phase_name((uint8_t)v);
+		if (known && !strcasecmp(known, name)) {
+			record_phase(r, (uint8_t)v, t);
+			return;
+		}
+	}
+}
+
 static void on_com2_record(struct run *r, const struct serial_event *ev)
 {
 	const char *h = ev->header;
@@ -239,6 +273,8 @@ static void on_com2_record(struct run *r, const struct serial_event *ev)
 			"ktstr: warning: bulk port unavailable (%s); using the serial "
 			"channel\n",
 			strstr(h, "reason=") ? strstr(h, "reason=") + 7 : "unknown");
+	} else if (header_has(h, "KTSTR_PHASE=")) {
+		record_named_phase(r, h);
 	} else if (header_has(h, "KTSTR_EXEC_EXIT=")) {
 		int code = 0, value = 0, core = 0;
 		char how[16] = "";
@@ -289,9 +325,11 @@ static void on_com2_event(void *opaque, const struct serial_event *ev)
 {
 	struct run *r = opaque;
 
-	if (ev->kind == SERIAL_EV_RECORD)
+	if (ev->kind == SERIAL_EV_RECORD) {
+		/* Only init writes records; stray kernel text on COM2 is not one. */
+		r->life_events++;
 		on_com2_record(r, ev);
-	else if (ev->kind == SERIAL_EV_TRUNCATED && r->serial_transport)
+	} else if (ev->kind == SERIAL_EV_TRUNCATED && r->serial_transport)
 		r->stream_damaged = true;
 	/* Unframed COM2 text is only diagnostic. */
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/compiler.h"
 #include "base/log.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -26,6 +27,9 @@
 #define SHUT_GRACE_MS	2000
 #define SHUT_WAIT_S	10 /* beyond the grace, for DONE (× scale) */
 #define SIGINT_WINDOW	3000
+#define PING_AFTER_S	5  /* no evidence of life this long: PING (× scale), §4.5.2 */
+#define HUNG_AFTER_S	30 /* ... this long with the PING unanswered: hung (× scale) */
+#define SERIAL_QUIET_S	60 /* serial mode: COM2 silence after PAYLOAD_STARTING (× scale) */
 
 enum { EV_CONSOLE, EV_COM1, EV_COM2, EV_EXIT, EV_SIGNAL, EV_TICK, EV_STDIN };
 
@@ -203,6 +207,81 @@ static void timeout(struct link *l, const char *msg, bool graceful)
 		stop_vm(l, msg);
 }
 
+/*
+ * Evidence of life (§4.5.2) is counted by the run as frames and COM2 records
+ * arrive; here the count is turned into "when did init last show it runs".
+ * COM1 is deliberately not looked at: a chatty kernel says nothing about a
+ * wedged PID 1.
+ */
+static void note_life(struct link *l)
+{
+	struct run *r = l->run;
+
+	if (r->life_events != l->life_seen) {
+		l->life_seen = r->life_events;
+		l->life_ms = now_ms();
+	}
+	if (r->pongs != l->pongs_seen) {
+		l->pongs_seen = r->pongs;
+		/* Only the answer to the PING in flight clears it; a stray nonce does not. */
+		if (l->ping_nonce && r->pong.nonce == l->ping_nonce)
+			l->ping_nonce = 0;
+	}
+}
+
+static void send_ping(struct link *l)
+{
+	uint8_t p[PROTO_PING_SIZE];
+
+	/* The nonce is a counter: the PONG that echoes it answers this PING and no older one. */
+	l->ping_nonce = ++l->run->pings;
+	proto_ping_encode(p, l->ping_nonce);
+	send_frame(l, PROTO_PING, p, sizeof(p));
+}
+
+/*
+ * Hung: stop at once (init does not read a SHUT either). The VMM kicks every
+ * vCPU out of KVM_RUN; the vCPU registers are read after that, by the caller,
+ * into run->vcpu_table.
+ */
+static void declare_hung(struct link *l, const char *msg)
+{
+	l->run->hung = true;
+	snprintf(l->run->timeout_msg, sizeof(l->run->timeout_msg), "%s", msg);
+	stop_vm(l, msg);
+}
+
+/* t: now; unit: one guest-deadline second; s: the time scale. */
+static void check_liveness(struct link *l, uint64_t t, uint64_t unit, uint64_t s)
+{
+	struct run *r = l->run;
+	char msg[200];
+
+	/* A stop under way has its own budget; after it nothing more is decided here. */
+	if (l->shut_sent || l->stop_requested || r->timed_out || r->hung)
+		return;
+	if (r->serial_transport) {
+		/* No PING on COM2: only silence after the command started is a hint. */
+		uint64_t since = MAX(l->life_ms, l->payload_ms);
+		if (l->payload_ms && t - since >= SERIAL_QUIET_S * unit * s) {
+			snprintf(msg, sizeof(msg),
+				 "no output for %llu s (serial channel: init cannot be pinged)",
+				 (unsigned long long)((t - since) / unit));
+			declare_hung(l, msg);
+		}
+		return;
+	}
+	if (!r->helo || !l->cfg.console)
+		return;
+	if (l->ping_nonce && t - l->life_ms >= HUNG_AFTER_S * unit * s) {
+		snprintf(msg, sizeof(msg), "guest unresponsive for %llu s (no reply from init)",
+			 (unsigned long long)((t - l->life_ms) / unit));
+		declare_hung(l, msg);
+	} else if (!l->ping_nonce && t - l->life_ms >= PING_AFTER_S * unit * s) {
+		send_ping(l);
+	}
+}
+
 static void on_tick(struct link *l)
 {
 	struct run *r = l->run;
@@ -214,6 +293,7 @@ static void on_tick(struct link *l)
 	if (read(l->tick_fd, &ticks, sizeof(ticks)) < 0) {
 		/* spurious wake-up */
 	}
+	note_life(l);
 	if (r->done_seen) {
 		if (!l->done_ms)
 			l->done_ms = t;
@@ -224,6 +304,9 @@ static void on_tick(struct link *l)
 	for (unsigned i = 0; !l->payload_ms && i < r->nphases; i++)
 		if (r->phases[i].phase == PROTO_PHASE_PAYLOAD_STARTING)
 			l->payload_ms = r->t0_ms + r->phases[i].host_ms;
+	check_liveness(l, t, unit, s);
+	if (r->hung)
+		return;
 	bool init_seen = r->nphases || r->helo || r->serial_transport;
 	if (!init_seen && t - l->start_ms > BOOT_DEADLINE_S * unit * s) {
 		snprintf(msg, sizeof(msg), "boot did not reach init within %llu s",
@@ -234,8 +317,9 @@ static void on_tick(struct link *l)
 		timeout(l, "init did not set up the guest link", false);
 	} else if (l->payload_ms && l->cfg.timeout_s &&
 		   t - l->payload_ms > (uint64_t)l->cfg.timeout_s * 1000) {
-		snprintf(msg, sizeof(msg), "timeout after %u s (command still running)",
-			 l->cfg.timeout_s);
+		/* Not hung (checked first, every tick): init still shows it runs. */
+		snprintf(msg, sizeof(msg), "timeout after %u s: command still running%s",
+			 l->cfg.timeout_s, r->serial_transport ? "" : " (guest responsive)");
 		timeout(l, msg, true);
 	}
 	if (l->shut_sent && t - l->shut_ms > SHUT_GRACE_MS * s + SHUT_WAIT_S * unit * s)
@@ -319,14 +403,14 @@ static int watch(struct link *l, int fd, uint32_t id)
 
 int link_start(struct link *l, const struct link_config *cfg, struct run *run)
 {
-	struct itimerspec tick = {.it_interval = {0, TICK_MS * 1000000L},
-				  .it_value = {0, TICK_MS * 1000000L}};
+	long tick_ns = (cfg->unit_ms && cfg->unit_ms < TICK_MS ? cfg->unit_ms : TICK_MS) * 1000000L;
+	struct itimerspec tick = {.it_interval = {0, tick_ns}, .it_value = {0, tick_ns}};
 	sigset_t s;
 
 	memset(l, 0, sizeof(*l));
 	l->cfg = *cfg;
 	l->run = run;
-	l->start_ms = now_ms();
+	l->start_ms = l->life_ms = now_ms();
 	l->sig_fd = l->tick_fd = l->exit_fd = l->ep = -1;
 	l->console = malloc(LINK_CONSOLE_KEEP + 1);
 	if (!l->console)

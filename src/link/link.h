@@ -4,8 +4,9 @@
  * host-side protocol work while the VM runs. It waits on the console's TX
  * eventfd (ports 0 and 1), the COM1 and COM2 output pipes, a VM-exit eventfd,
  * a signalfd and a 250 ms tick; feeds the run record; enforces the boot,
- * command and post-DONE deadlines; forwards Ctrl-C; and asks the VMM to stop
- * the VM when a deadline or a signal says so.
+ * command and post-DONE deadlines; PINGs a quiet guest and declares it hung
+ * when init stops answering (§4.5.2); forwards Ctrl-C; and asks the VMM to
+ * stop the VM when a deadline, a hang or a signal says so.
  */
 #ifndef KTSTR_LINK_LINK_H
 #define KTSTR_LINK_LINK_H
@@ -25,7 +26,9 @@ struct link_config {
 	int com1_rd, com2_rd; /* read ends of the COM1/COM2 pipes (non-blocking), -1 if none */
 	unsigned scale;	      /* KTSTR_SCALE: multiplies the guest deadlines */
 	unsigned timeout_s;   /* command timeout from PAYLOAD_STARTING; 0 = none */
-	unsigned unit_ms;     /* length of a guest-deadline second (tests shorten it); 0 = 1000 */
+	/* Length of a guest-deadline second (tests shorten it; 0 = 1000 ms); a unit below the
+	 * 250 ms tick also shortens the tick to one unit, so tests see the deadlines on time. */
+	unsigned unit_ms;
 	bool echo_console;    /* --console: COM1 and hvc0 to stderr as they arrive */
 	int hvc0_out;	      /* interactive shell: hvc0 output goes here (-1 = none) */
 	int stdin_fd;	      /* interactive shell: forwarded to hvc0 until EOF (-1 = none) */
@@ -48,6 +51,11 @@ struct link {
 	unsigned sigints;
 	bool shut_sent, stop_requested, stdin_watched;
 	uint32_t shut_grace_ms;
+	/* liveness (§4.5.2) */
+	uint64_t life_ms;    /* host time of the last evidence of life */
+	uint64_t life_seen;  /* run->life_events at that time */
+	uint64_t pongs_seen; /* run->pongs already looked at */
+	uint64_t ping_nonce; /* nonce of the outstanding PING, 0 when none */
 };
 
 /* SIGINT/SIGTERM/SIGHUP must be blocked in every thread before the VM starts them. */

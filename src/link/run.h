@@ -48,9 +48,10 @@ enum run_vm_end {
 	RUN_VM_STOPPED, /* the host stopped it (deadline, signal, post-DONE grace) */
 };
 
-#define RUN_MAX_IERR   64
-#define RUN_TEXT_MAX   (64 * 1024)
-#define RUN_MAX_PHASES 32
+#define RUN_MAX_IERR	   64
+#define RUN_TEXT_MAX	   (64 * 1024)
+#define RUN_MAX_PHASES	   32
+#define RUN_VCPU_TABLE_MAX 4096
 
 struct run_ierr {
 	struct proto_ierr m;
@@ -94,6 +95,16 @@ struct run {
 	char host_error_msg[700];
 	bool timed_out, hung;
 	char timeout_msg[256];
+	/*
+	 * Liveness (§4.5.2). life_events counts CRC-valid frames and COM2
+	 * records: what proves init still runs (COM1 text does not). The link
+	 * thread sends the PINGs and counts them here so the report has them.
+	 */
+	uint64_t life_events, pings, pongs;
+	struct proto_pong pong; /* the last PONG */
+	uint64_t pong_host_ms;	/* when it arrived, ms since t0_ms */
+	/* Hang report: one line per vCPU, filled after the VM stopped (VMM side). */
+	char vcpu_table[RUN_VCPU_TABLE_MAX];
 	int stop_signal; /* host signal that started a stop, 0 if none */
 	/* output */
 	int out_fd, err_fd;
