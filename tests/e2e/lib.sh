@@ -224,7 +224,9 @@ e2e_add_qemu() {
 
 # Set L1_VMLINUZ and L1_KDIR (its modules tree) from $L1_KERNEL.
 e2e_l1_kernel() {
-	[ -n "${KTSTR_TEST_VMLINUZ_72:-}" ] && [ -n "${KTSTR_E2E_KDIR_72:-}" ] || e2e_kernels
+	if [ -z "${KTSTR_TEST_VMLINUZ_72:-}" ] || [ -z "${KTSTR_E2E_KDIR_72:-}" ]; then
+		e2e_kernels
+	fi
 	case "$L1_KERNEL" in
 	6.1) L1_VMLINUZ=$KTSTR_TEST_VMLINUZ L1_KDIR=$KTSTR_E2E_KDIR_61 ;;
 	7.2) L1_VMLINUZ=$KTSTR_TEST_VMLINUZ_72 L1_KDIR=$KTSTR_E2E_KDIR_72 ;;
