@@ -27,6 +27,7 @@ void serial_parser_init(struct serial_parser *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->line_start = true;
+	p->line_ok = true;
 }
 
 static void flush_text(struct serial_parser *p, serial_event_fn fn, void *opaque)
@@ -76,6 +77,63 @@ static void emit_record(struct serial_parser *p, serial_event_fn fn, void *opaqu
 	fn(opaque, &ev);
 	p->state = SP_TEXT;
 	p->line_start = true;
+	p->llen = 0;
+	p->line_ok = true;
+}
+
+/*
+ * The reference's guests print their sentinels as plain lines; §2.7 asks the
+ * host to accept those too, but only at a line start, so that the same words
+ * quoted inside other output are not taken for a verdict.
+ */
+static bool plain_sentinel(const char *l)
+{
+	static const char *const words[] = {"KTSTR_EXEC_EXIT=", "KTSTR_INIT_STARTED", "PANIC:"};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strncmp(l, words[i], strlen(words[i])))
+			return true;
+	return false;
+}
+
+/* End of an unframed line (LF or end of stream): report it if it is a sentinel. */
+static void end_line(struct serial_parser *p, serial_event_fn fn, void *opaque)
+{
+	if (p->line_ok && p->llen && p->line[p->llen - 1] == '\r')
+		p->llen--;
+	if (p->line_ok && p->llen) {
+		p->line[p->llen] = '\0';
+		if (plain_sentinel(p->line)) {
+			struct serial_event ev = {
+				.kind = SERIAL_EV_RECORD,
+				.header = p->line,
+				.data = (const uint8_t *)p->line, /* len 0: never read */
+				.plain = true};
+			flush_text(p, fn, opaque);
+			fn(opaque, &ev);
+		}
+	}
+	p->llen = 0;
+	p->line_ok = true;
+}
+
+/* One unframed byte: text, and part of the current line while that can be a sentinel. */
+static void text_byte(struct serial_parser *p, uint8_t c, serial_event_fn fn, void *opaque)
+{
+	add_text(p, &c, 1, fn, opaque);
+	p->line_start = c == '\n';
+	if (c == '\n') {
+		end_line(p, fn, opaque);
+		return;
+	}
+	if (!p->line_ok)
+		return;
+	/* Printable bytes, and one CR only as the last before LF (a tty's CR LF). */
+	if (p->llen == SERIAL_HEADER_MAX || (c < 0x20 && c != '\r') || c == 0x7F ||
+	    (p->llen && p->line[p->llen - 1] == '\r'))
+		p->line_ok = false;
+	else
+		p->line[p->llen++] = (char)c;
 }
 
 void serial_parser_feed(struct serial_parser *p, const uint8_t *b, size_t n, serial_event_fn fn,
@@ -90,9 +148,10 @@ void serial_parser_feed(struct serial_parser *p, const uint8_t *b, size_t n, ser
 				flush_text(p, fn, opaque);
 				p->state = SP_HEADER;
 				p->hlen = 0;
+				/* Whatever follows is no longer at a line start. */
+				p->line_ok = false;
 			} else {
-				add_text(p, &c, 1, fn, opaque);
-				p->line_start = c == '\n';
+				text_byte(p, c, fn, opaque);
 			}
 			break;
 		case SP_HEADER:
@@ -150,5 +209,7 @@ void serial_parser_finish(struct serial_parser *p, serial_event_fn fn, void *opa
 		fn(opaque, &ev);
 	}
 	p->state = SP_TEXT;
+	/* A sentinel line cut by the end of the stream still counts (a guest that died mid-line). */
+	end_line(p, fn, opaque);
 	flush_text(p, fn, opaque);
 }

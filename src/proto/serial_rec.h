@@ -27,6 +27,9 @@ size_t serial_record_encode(uint8_t *dst, size_t cap, const char *header, const 
  * Host-side parser: a state machine over the COM2 byte stream. Records come
  * out whole; bytes outside records come out as unframed text (in order); an
  * RS not followed by a valid header within 255 bytes is unframed text too.
+ * For leniency (§2.7) an unframed line that starts, at a line start, with
+ * one of the plain sentinels (KTSTR_EXEC_EXIT=, KTSTR_INIT_STARTED, PANIC:)
+ * also comes out as a bodiless RECORD with `plain` set, right after its text.
  */
 enum serial_ev { SERIAL_EV_RECORD, SERIAL_EV_TEXT, SERIAL_EV_TRUNCATED };
 
@@ -36,6 +39,7 @@ struct serial_event {
 	const uint8_t *data; /* RECORD: body; TEXT: the unframed bytes */
 	size_t len;
 	size_t want; /* TRUNCATED: body length announced */
+	bool plain;  /* RECORD: a plain sentinel line, already delivered as TEXT */
 };
 
 typedef void (*serial_event_fn)(void *opaque, const struct serial_event *ev);
@@ -49,6 +53,10 @@ struct serial_parser {
 	uint8_t text[256];
 	size_t tlen;
 	bool line_start;
+	/* The unframed line being read, while it can still be a plain sentinel. */
+	char line[SERIAL_HEADER_MAX + 1];
+	size_t llen;
+	bool line_ok;
 };
 
 void serial_parser_init(struct serial_parser *p);
