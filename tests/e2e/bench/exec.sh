@@ -89,19 +89,13 @@ mkroot read
 mkroot true
 
 # run_once LOG CMD...: run CMD to its end (LIMIT at most); prints its wall cs
-# or "fail". QEMU's stdin is /dev/null (its -serial stdio would put L1's
-# console into raw mode). ktstr keeps the inherited one: it currently fails
-# with "guest link: Operation not permitted" (exit 125) on a stdin that
-# epoll refuses, such as /dev/null (see the e2e report of issue 7).
+# or "fail". Both VMMs get /dev/null as stdin (QEMU's -serial stdio would
+# otherwise put L1's console into raw mode; ktstr --exec never reads stdin).
 run_once() {
 	log=$1
 	shift
 	t0=$(now_cs)
-	if [ "$1" = qemu-system-x86_64 ]; then
-		timeout -s KILL "$LIMIT" "$@" >"$log" 2>"$log.err" </dev/null
-	else
-		timeout -s KILL "$LIMIT" "$@" >"$log" 2>"$log.err"
-	fi
+	timeout -s KILL "$LIMIT" "$@" >"$log" 2>"$log.err" </dev/null
 	st=$?
 	t1=$(now_cs)
 	if [ $st -ne 0 ]; then

@@ -100,14 +100,25 @@ vm_run() {
 		if (++n > 1000) { if (n == 1001) print "  > [mirror stopped after 1000 lines]"; next }
 		gsub(/[^[:print:]\t]/, "?"); print "  > " substr($0, 1, 240); fflush()
 	}' <"$WORK/$tag.fifo" &
+	awkpid=$!
 	tail -q -n +1 -f "$WORK/$tag.out" "$WORK/$tag.err" 2>/dev/null >"$WORK/$tag.fifo" &
 	tailpid=$!
 	t0=$(now_cs)
+	# stdin is /dev/null, as under CI: no run may depend on a terminal.
 	# shellcheck disable=SC2086 # E2E_VM_ARGS is a word list on purpose
-	timeout -s KILL "$limit" ktstr vm "$@" $E2E_VM_ARGS >"$WORK/$tag.out" 2>"$WORK/$tag.err"
+	timeout -s KILL "$limit" ktstr vm "$@" $E2E_VM_ARGS >"$WORK/$tag.out" 2>"$WORK/$tag.err" </dev/null
 	VM_RC=$?
 	# The mirror may miss the last poll of tail -f; the files have it all.
+	# awk ends at EOF once tail is gone, but if tail was killed before it
+	# opened the FIFO, awk still blocks in its open() and would keep this
+	# case (and the case's output pipe) alive for ever: give it a second.
 	kill "$tailpid" 2>/dev/null
+	i=0
+	while kill -0 "$awkpid" 2>/dev/null && [ $i -lt 10 ]; do
+		usleep 100000
+		i=$((i + 1))
+	done
+	kill "$awkpid" 2>/dev/null
 	wait 2>/dev/null
 	VM_CS=$(($(now_cs) - t0))
 	VM_SECS=$((VM_CS / 100))
