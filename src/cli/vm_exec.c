@@ -336,6 +336,9 @@ int vm_exec_main(const struct vm_exec_opts *o)
 	if (res.panic_line[0])
 		run_note_console_line(&run, res.panic_line);
 	link_finish(&link);
+	/* Declared hung (§4.5.2): where each vCPU was when the link stopped the VM. */
+	if (run.hung)
+		vm_describe_vcpus(c.vm, run.vcpu_table, sizeof(run.vcpu_table));
 
 	struct run_verdict v;
 	run_classify(&run, &v);

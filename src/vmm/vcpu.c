@@ -187,17 +187,21 @@ void vcpu_describe(struct vcpu *v, char *buf, size_t len)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
+	struct kvm_mp_state mp = {0};
 
 	if (!len)
 		return;
 	buf[0] = '\0';
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
 		return;
+	/* Halted (waiting for an interrupt) versus spinning is what a hang report needs first. */
+	bool halted =
+		ioctl(v->fd, KVM_GET_MP_STATE, &mp) == 0 && mp.mp_state == KVM_MP_STATE_HALTED;
 	snprintf(buf, len,
-		 "[vCPU %u rip=0x%llx rsp=0x%llx rflags=0x%llx cs=0x%x cr0=0x%llx cr2=0x%llx"
-		 " cr3=0x%llx cr4=0x%llx efer=0x%llx]",
-		 v->index, r.rip, r.rsp, r.rflags, s.cs.selector, s.cr0, s.cr2, s.cr3, s.cr4,
-		 s.efer);
+		 "[vCPU %u rip=0x%llx cpl=%u%s rsp=0x%llx rflags=0x%llx cs=0x%x cr0=0x%llx"
+		 " cr2=0x%llx cr3=0x%llx cr4=0x%llx efer=0x%llx]",
+		 v->index, r.rip, s.cs.selector & 3u, halted ? " halted" : "", r.rsp, r.rflags,
+		 s.cs.selector, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
 }
 
 /* Append the registers that explain a crash to v->reason (best effort). */

@@ -161,6 +161,21 @@ void vm_stop(struct vm *vm, const char *why)
 	request_stop(vm, VM_INTERRUPTED, "%s", why);
 }
 
+size_t vm_describe_vcpus(struct vm *vm, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (unsigned i = 0; i < vm->nr_vcpus && n + 2 < len; i++) {
+		vcpu_describe(&vm->vcpus[i], buf + n, len - n - 1);
+		n += strlen(buf + n);
+		buf[n++] = '\n';
+		buf[n] = '\0';
+	}
+	return n;
+}
+
 static bool vm_is_done(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);

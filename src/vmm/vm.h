@@ -96,6 +96,14 @@ void vm_destroy(struct vm *vm);
  */
 void vm_stop(struct vm *vm, const char *why);
 
+/*
+ * One line per vCPU, "[vCPU n rip=... cpl=... halted ...]", into buf (NUL-
+ * terminated, cut at len); returns the length. Call after vm_run() returned:
+ * the vCPUs are out of KVM_RUN then, so the register reads cannot wait on a
+ * running vCPU. For the hang report (specs/guest-protocol.md §4.5.2).
+ */
+size_t vm_describe_vcpus(struct vm *vm, char *buf, size_t len);
+
 /* Host RAM mapping and size, for devices/tests that need the raw view (e.g. host-shared memory). */
 void *vm_ram(struct vm *vm, uint64_t *bytes);
 
