@@ -124,6 +124,16 @@ void run_classify(const struct run *r, struct run_verdict *v)
 			"protocol error: DONE without an exit status (EXCX)");
 		return;
 	}
+	/*
+	 * A process exit status is 0..255. Anything else is not a status but a
+	 * damaged or hostile report, and passing it to exit() would truncate it
+	 * (256 would read as success).
+	 */
+	if (r->excx.code < 0 || r->excx.code > 255) {
+		verdict(v, RUN_EXIT_PROTOCOL, RUN_PROTOCOL_ERROR,
+			"protocol error: command exit status %d out of range 0-255", r->excx.code);
+		return;
+	}
 	/* 8. The command's own status. */
 	verdict(v, r->excx.code, RUN_COMMAND, "command %s", "finished");
 	if (r->excx.how == PROTO_HOW_SIGNALED)

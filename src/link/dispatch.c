@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/compiler.h"
 #include "link/run.h"
 
 #define DMESG_CAP (4u * 1024 * 1024)
@@ -105,7 +106,8 @@ static void record_ierr(struct run *r, const struct proto_ierr *m, const char *t
 		snprintf(e->text, sizeof(e->text), "%.*s", (int)len, text);
 	}
 	if (m->severity >= PROTO_SEV_WARNING || r->verbose)
-		fprintf(r->diag, "ktstr: guest init %s: %s: %.*s%s%s\n", sev_names[m->severity & 3],
+		fprintf(r->diag, "ktstr: guest init %s: %s: %.*s%s%s\n",
+			sev_names[MIN(m->severity, (unsigned)PROTO_SEV_FATAL)],
 			m->code < sizeof(ierr_names) / sizeof(ierr_names[0]) ? ierr_names[m->code]
 									     : "?",
 			(int)len, text, m->err ? ": " : "", m->err ? strerror(m->err) : "");
@@ -278,9 +280,10 @@ static void on_com2_record(struct run *r, const struct serial_event *ev)
 	} else if (header_has(h, "KTSTR_EXEC_EXIT=")) {
 		int code = 0, value = 0, core = 0;
 		char how[16] = "";
-		if (sscanf(h, "KTSTR_EXEC_EXIT=%d how=%15s value=%d core=%d", &code, how, &value,
-			   &core) >= 2 &&
-		    !r->excx_seen) {
+		/* ev->plain: the reference's bare "KTSTR_EXEC_EXIT=<code>" line (§2.7). */
+		int fields = sscanf(h, "KTSTR_EXEC_EXIT=%d how=%15s value=%d core=%d", &code, how,
+				    &value, &core);
+		if ((fields >= 2 || (fields == 1 && ev->plain)) && !r->excx_seen) {
 			r->excx_seen = true;
 			r->excx.code = code;
 			r->excx.how = !strcmp(how, "signaled")	   ? PROTO_HOW_SIGNALED

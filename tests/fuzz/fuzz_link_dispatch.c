@@ -583,7 +583,8 @@ static void finish_and_classify(struct ctx *c)
 	FZ_CHECK(v.outcome <= RUN_INTERRUPTED && terminated(v.cause, sizeof(v.cause)));
 	if (v.outcome == RUN_COMMAND)
 		FZ_CHECK(r->done_seen && r->excx_seen && !r->stream_damaged && !r->crash_frame &&
-			 !r->com2_panic && !r->fatal_ierr && v.exit_code == r->excx.code);
+			 !r->com2_panic && !r->fatal_ierr && v.exit_code == r->excx.code &&
+			 v.exit_code >= 0 && v.exit_code <= 255);
 	else
 		FZ_CHECK(v.exit_code >= RUN_EXIT_CRASH && v.exit_code <= RUN_EXIT_HOST);
 	run_print_report(r, &v, r->dmesg, null_file);

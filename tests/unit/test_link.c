@@ -354,3 +354,58 @@ Test(link, serial_transport_records_drive_output_and_code) /* §4.6 serial mode 
 	cr_assert_eq(drain(out_pipe[0], out, sizeof(out)), 3u);
 	cr_assert_eq(drain(err_pipe[0], err, sizeof(err)), 2u);
 }
+
+/* Found by fuzz_link_dispatch: 256 would have reached exit() and read as success. */
+Test(link, excx_status_out_of_range_is_a_protocol_error) /* §4.6 rule 8 */
+{
+	static const int32_t bad[] = {256, -1, 1000};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t p[PROTO_EXCX_SIZE];
+		struct proto_excx x = {.code = bad[i], .how = PROTO_HOW_EXITED, .pid = 9};
+
+		teardown();
+		setup();
+		helo();
+		proto_excx_encode(p, &x);
+		frame(PROTO_EXCX, p, sizeof(p));
+		done(0);
+		r.vm_end = RUN_VM_POWEROFF;
+		struct run_verdict v = classify();
+		cr_assert_eq(v.exit_code, RUN_EXIT_PROTOCOL, "code %d", bad[i]);
+		cr_assert_eq(v.outcome, RUN_PROTOCOL_ERROR);
+		cr_assert(strstr(v.cause, "out of range"), "cause: %s", v.cause);
+	}
+}
+
+static void serial_run(const char *plain_text, int32_t done_result)
+{
+	uint8_t buf[512];
+	size_t n = 0;
+	char done_hdr[64];
+
+	n += serial_record_encode(buf + n, sizeof(buf) - n, "KTSTR_PROTO=serial reason=no-port",
+				  NULL, 0);
+	memcpy(buf + n, plain_text, strlen(plain_text));
+	n += strlen(plain_text);
+	snprintf(done_hdr, sizeof(done_hdr), "KTSTR_DONE result=%d records=2", done_result);
+	n += serial_record_encode(buf + n, sizeof(buf) - n, done_hdr, NULL, 0);
+	run_feed_com2(&r, buf, n);
+	r.vm_end = RUN_VM_POWEROFF;
+}
+
+/* §2.7 leniency, §5.5 #42: the reference's bare sentinel line carries the status. */
+Test(link, plain_exec_exit_line_at_a_line_start_gives_the_code)
+{
+	serial_run("KTSTR_EXEC_EXIT=9\n", 9);
+	struct run_verdict v = classify();
+	cr_assert_eq(v.exit_code, 9);
+	cr_assert_eq(v.outcome, RUN_COMMAND);
+}
+
+Test(link, plain_exec_exit_in_mid_line_is_not_a_status)
+{
+	serial_run("echo KTSTR_EXEC_EXIT=9\n", 9);
+	struct run_verdict v = classify();
+	cr_assert_eq(v.exit_code, RUN_EXIT_PROTOCOL, "no EXCX: DONE alone is a protocol error");
+}
