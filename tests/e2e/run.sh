@@ -71,9 +71,6 @@ e2e_require_tools "${tools[@]}"
 if [ $bench -eq 1 ]; then
 	show=()
 	[ $verbose -eq 1 ] && show=(--console)
-	# The benchmark figures in the README were taken with a 2-CPU L1 (the
-	# cases use one: see KTSTR_L1_SMP in lib.sh).
-	export KTSTR_L1_SMP=${KTSTR_L1_SMP:-2}
 	KTSTR_E2E_RUN_NAME=bench exec "$E2E_DIR/l1-run.sh" --qemu --timeout "$limit" "${show[@]}" \
 		'sh /e2e/run-bench.sh'
 fi
