@@ -26,6 +26,7 @@
 #include "vmm/boot_x86.h"
 #include "vmm/bus.h"
 #include "vmm/cpuid.h"
+#include "vmm/guest_ram.h"
 #include "vmm/i8042.h"
 #include "vmm/kvm.h"
 #include "vmm/memmap.h"
@@ -347,39 +348,6 @@ static int create_vcpus(struct vm *vm, struct vm_error *e)
 	return r;
 }
 
-#define RAM_ALIGN (2ull << 20)
-
-/*
- * Untouched anonymous memory: the guest faults in only what it uses. The base
- * is 2 MiB aligned because KVM maps a guest 2 MiB page with one large page
- * only when guest-physical and host-virtual addresses agree modulo 2 MiB;
- * mmap() alone gives 4 KiB alignment on kernels before 6.7, and then every
- * transparent huge page is split into 4 KiB mappings in the nested page
- * tables (more faults and TLB misses).
- */
-static uint8_t *map_guest_ram(uint64_t bytes)
-{
-	uint64_t len = bytes + RAM_ALIGN, head;
-	uint8_t *raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	uint8_t *ram;
-
-	if (raw == MAP_FAILED)
-		return NULL;
-	ram = (uint8_t *)(((uintptr_t)raw + RAM_ALIGN - 1) & ~(uintptr_t)(RAM_ALIGN - 1));
-	head = (uint64_t)(ram - raw);
-	if (head)
-		munmap(raw, head);
-	if (len - head > bytes)
-		munmap(ram + bytes, len - head - bytes);
-	/*
-	 * 2 MiB pages where the host allows them: far fewer faults while the
-	 * kernel is copied in and decompressed, and cheaper guest TLB misses.
-	 */
-	madvise(ram, bytes, MADV_HUGEPAGE);
-	return ram;
-}
-
 static int build(struct vm *vm, struct vm_error *e)
 {
 	const struct vm_config *cfg = &vm->cfg;
@@ -428,7 +396,7 @@ static int build(struct vm *vm, struct vm_error *e)
 	}
 	note_step(vm, "create VM and irqchip");
 
-	vm->ram = map_guest_ram(vm->ram_bytes);
+	vm->ram = guest_ram_map(vm->ram_bytes);
 	if (!vm->ram) {
 		r = set_err(e, false, -errno, "cannot map %" PRIu64 " MiB of guest RAM: %s",
 			    vm->ram_bytes >> 20, strerror(errno));
