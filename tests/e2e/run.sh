@@ -10,7 +10,7 @@
 #                          tests/e2e/bench/*.sh instead (`make bench-e2e`)
 #          --kernel LABEL  only this L2 kernel (6.1 or 7.2; repeatable)
 #          --case SUBSTR   only cases whose file name contains SUBSTR (repeatable)
-#          --timeout S     host limit for the whole run (default 900)
+#          --timeout S     host limit for the whole run (default 1500)
 #          --case-limit S  a case that shows no result for S seconds (default 240)
 #                          is stopped with L1; like a case during which L1
 #                          crashes, it is run once more in a fresh L1
@@ -29,7 +29,7 @@ E2E_PROG=e2e
 
 bench=0
 verbose=0
-limit=900
+limit=1500
 case_limit=${KTSTR_E2E_CASE_LIMIT:-240}
 kernels=()
 cases=()
