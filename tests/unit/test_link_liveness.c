@@ -236,6 +236,21 @@ static unsigned unresponsive_seconds(const char *why)
 
 /* ---- PING timing ---- */
 
+/* The failure report as run_print_report() writes it, NUL-terminated in buf. */
+static void report_text(struct run *run, const struct run_verdict *v, const char *console,
+			char *buf, size_t cap)
+{
+	FILE *f = tmpfile();
+	size_t n;
+
+	cr_assert_not_null(f);
+	run_print_report(run, v, console, f);
+	rewind(f);
+	n = fread(buf, 1, cap - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
 Test(link_liveness, ping_is_sent_after_five_units_of_silence_and_not_before) /* §4.5.2 */
 {
 	const unsigned unit = 40;
@@ -415,12 +430,7 @@ Test(link_liveness, hang_report_carries_the_vcpu_table_and_the_json_says_timeout
 		 "[vCPU 0 rip=0xffffffff81000000 halted]\n[vCPU 1 rip=0xffffffff81000010]\n");
 	struct run_verdict v;
 	run_classify(&r, &v);
-	FILE *f = tmpfile();
-	run_print_report(&r, &v, link_console(&l), f);
-	rewind(f);
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
+	report_text(&r, &v, link_console(&l), text, sizeof(text));
 	cr_assert(strstr(text, "ktstr: FAIL (124): guest unresponsive for ") != NULL, "%s", text);
 	cr_assert(strstr(text, "[vCPU 1 rip=0xffffffff81000010]") != NULL, "%s", text);
 	cr_assert(strstr(text, "1 PING(s) sent, 0 PONG(s) received") != NULL, "%s", text);
@@ -488,12 +498,7 @@ Test(link_liveness, guest_that_answers_pings_runs_into_the_timeout_as_responsive
 	cr_assert(strstr(v.cause, "timeout after 1 s") != NULL, "%s", v.cause);
 	cr_assert(strstr(v.cause, "command still running (guest responsive)") != NULL, "%s",
 		  v.cause);
-	FILE *f = tmpfile();
-	run_print_report(&r, &v, "", f);
-	rewind(f);
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
+	report_text(&r, &v, "", text, sizeof(text));
 	cr_assert(strstr(text, "procs_running 3, procs_blocked 1") != NULL, "%s", text);
 	cr_assert(strstr(text, "stdout 42 bytes, stderr 7 bytes forwarded") != NULL, "%s", text);
 }
