@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "support/tdev.h"
 
@@ -144,7 +145,7 @@ Test(mmio_notify, notify_fd_absent)
 
 struct kicker {
 	_Atomic bool stop;
-	unsigned kicks;
+	_Atomic unsigned kicks;
 };
 
 static void *kick_loop(void *arg)
@@ -153,7 +154,7 @@ static void *kick_loop(void *arg)
 
 	while (!atomic_load(&k->stop)) {
 		vdrv_notify(v, 1);
-		k->kicks++;
+		atomic_fetch_add(&k->kicks, 1);
 	}
 	return NULL;
 }
@@ -165,6 +166,13 @@ Test(mmio_notify, kicks_racing_resets)
 
 	cr_assert(vdrv_walk(v, V1));
 	cr_assert_eq(pthread_create(&th, NULL, kick_loop, &k), 0);
+	/*
+	 * On a loaded machine (the suite runs with -j2 next to other work) the
+	 * kicker may not get a CPU before the resets are over: wait, bounded,
+	 * until it runs, so the race is really exercised.
+	 */
+	for (int j = 0; j < 2000 && atomic_load(&k.kicks) == 0; j++)
+		usleep(1000);
 	for (int i = 0; i < NOTIFY_RACE_ITERS; i++) {
 		unsigned seen = t->notify_calls;
 
@@ -174,10 +182,13 @@ Test(mmio_notify, kicks_racing_resets)
 		for (int j = 0; j < 20 && t->notify_calls == seen; j++)
 			sched_yield();
 	}
+	/* The last walk left DRIVER_OK set: kicks must get through now (bounded wait). */
+	for (int j = 0; j < 2000 && atomic_load(&t->notify_calls) == 0; j++)
+		usleep(1000);
 	atomic_store(&k.stop, true);
 	pthread_join(th, NULL);
 	cr_assert_eq(t->overlaps, 0);
 	cr_assert_eq(t->notify_without_driver_ok, 0);
 	cr_assert_eq(t->bad_notify_queue, 0);
-	cr_assert_gt(t->notify_calls, 0, "%u kicks, none delivered", k.kicks);
+	cr_assert_gt(t->notify_calls, 0, "%u kicks, none delivered", atomic_load(&k.kicks));
 }
