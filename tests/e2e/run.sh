@@ -17,6 +17,8 @@
 #                          twice ("RETRY <case> (<why>)"), then failed
 #          -v              also print L1's console and every case's output
 # Environment: KTSTR_E2E_VM_ARGS  extra arguments for every `ktstr vm` call
+#              KTSTR_E2E_THP     L1's THP mode for the cases (default never;
+#                                the benchmarks keep the kernel's default)
 #              KTSTR_CACHE       download cache (default ~/.cache/ktstr)
 #              KTSTR_BIN         the ktstr binary put into L1 (default ./ktstr)
 #              KTSTR_E2E_WITH_QEMU=1  put qemu-system-x86_64 into L1 as well
@@ -240,7 +242,7 @@ while :; do
 	[ $(($(date +%s) - start)) -lt "$limit" ] || break
 	boots=$((boots + 1))
 	console=$E2E_BUILD/e2e.boot$boots.log
-	e2e_l1_cmd "$cpio" "E2E_SKIP=$done_n"
+	e2e_l1_cmd "$cpio" "E2E_SKIP=$done_n E2E_THP=${KTSTR_E2E_THP:-never}"
 	setsid "${L1_CMD[@]}" >"$console" 2>&1 </dev/null &
 	qpid=$!
 	watch_l1 "$qpid" "$console"
