@@ -10,11 +10,11 @@
 #                          tests/e2e/bench/*.sh instead (`make bench-e2e`)
 #          --kernel LABEL  only this L2 kernel (6.1 or 7.2; repeatable)
 #          --case SUBSTR   only cases whose file name contains SUBSTR (repeatable)
-#          --timeout S     host limit for the whole run (default 1500)
+#          --timeout S     host limit for the whole run (default 2400)
 #          --case-limit S  a case that shows no result for S seconds (default 240)
 #                          is stopped with L1; like a case during which L1
 #                          crashes, it is run again in a fresh L1, up to
-#                          twice ("RETRY <case> (<why>)"), then failed
+#                          4 times ("RETRY <case> (<why>)"), then failed
 #          -v              also print L1's console and every case's output
 # Environment: KTSTR_E2E_VM_ARGS  extra arguments for every `ktstr vm` call
 #              KTSTR_E2E_THP     L1's THP mode for the cases (default never;
@@ -31,7 +31,7 @@ E2E_PROG=e2e
 
 bench=0
 verbose=0
-limit=1500
+limit=2400
 case_limit=${KTSTR_E2E_CASE_LIMIT:-240}
 kernels=()
 cases=()
@@ -235,7 +235,7 @@ trap 'exit 130' INT TERM
 
 boots=0
 retried=()     # one entry per retry, so a case retried twice is there twice
-max_retries=2 # L1 stalls or crashes in the middle of a case (environment, see README)
+max_retries=4 # L1 stalls or crashes in the middle of a case (environment, see README)
 while :; do
 	done_n=$(wc -l <"$results")
 	[ "$done_n" -lt ${#expected[@]} ] || break
