@@ -14,7 +14,9 @@
 #          --case-limit S  a case that shows no result for S seconds (default 240)
 #                          is stopped with L1; like a case during which L1
 #                          crashes, it is run again in a fresh L1, up to
-#                          4 times ("RETRY <case> (<why>)"), then failed
+#                          4 times ("RETRY <case> (<why>)"), then failed;
+#                          L1 not ready in 180 s or silent for 60 s between
+#                          two cases is restarted the same way ("RETRY L1")
 #          -v              also print L1's console and every case's output
 # Environment: KTSTR_E2E_VM_ARGS  extra arguments for every `ktstr vm` call
 #              KTSTR_E2E_THP     L1's THP mode for the cases (default never;
@@ -33,6 +35,7 @@ bench=0
 verbose=0
 limit=2400
 case_limit=${KTSTR_E2E_CASE_LIMIT:-240}
+gap_limit=60 # the longest silence allowed between one case's result and the next case
 kernels=()
 cases=()
 while [ $# -gt 0 ]; do
@@ -141,6 +144,7 @@ state=$E2E_BUILD/e2e.state     # what the reader saw in the current boot
 # "current <case>".
 watch_l1() {
 	local qpid=$1 console=$2 line partial="" now t_case t_boot cur="" w rest t_stop=""
+	local ready=0 finished=0 prev=""
 	# Stop L1 once: SIGTERM to QEMU's process group now, SIGKILL if it is
 	# still there 10 s later (a QEMU whose vCPU threads spin may not get to
 	# its SIGTERM handler). The group may be gone already: never fail on it.
@@ -165,7 +169,11 @@ watch_l1() {
 			line=${line%$'\r'}
 			printf '%s\n' "$line" >>"$log"
 			case "$line" in
-			"KTSTR-L1-READY"*) echo ready >>"$state" ;;
+			"KTSTR-L1-READY"*)
+				echo ready >>"$state"
+				ready=1
+				t_case=$(date +%s)
+				;;
 			"KTSTR-L1-NOKVM "*) echo "nokvm ${line#KTSTR-L1-NOKVM }" >>"$state" ;;
 			"KTSTR-E2E-CASE "*)
 				cur=${line#KTSTR-E2E-CASE }
@@ -177,20 +185,27 @@ watch_l1() {
 				read -r -a w <<<"${line#KTSTR-E2E-RESULT PASS }"
 				echo "PASS ${w[0]}${w[1]:+ (${w[1]})}"
 				echo "PASS ${w[0]}" >>"$results"
+				prev=${w[0]}
 				cur=""
+				t_case=$(date +%s)
 				;;
 			"KTSTR-E2E-RESULT FAIL "*)
 				rest=${line#KTSTR-E2E-RESULT FAIL }
 				echo "FAIL ${rest%% *} (${rest#* })"
 				echo "FAIL ${rest%% *}" >>"$results"
+				prev=${rest%% *}
 				cur=""
+				t_case=$(date +%s)
 				;;
 			"KTSTR-E2E-ATTEMPT FAIL "*)
 				rest=${line#KTSTR-E2E-ATTEMPT FAIL }
 				echo "RETRY ${rest%% *} (first attempt: ${rest#* })"
 				;;
 			"KTSTR-E2E-NOTE "*) echo "${line#KTSTR-E2E-NOTE }" ;;
-			"KTSTR-E2E-DONE"*) echo "done" >>"$state" ;;
+			"KTSTR-E2E-DONE"*)
+				echo "done" >>"$state"
+				finished=1
+				;;
 			"["*"] watchdog: BUG: soft lockup"*) # L1's printk, not a mirrored L2 line
 				# L1 never recovered from one of these here: stop it now
 				# rather than at the case limit.
@@ -216,8 +231,14 @@ watch_l1() {
 			echo "stalled $cur no result after ${case_limit}s (L1: $(grep -a -m1 -o 'soft lockup.*' "$console" || echo 'no lockup reported'))" >>"$state"
 			stop_l1
 			cur=""
-		elif ! grep -q '^ready' "$state" && [ $((now - t_boot)) -ge 180 ]; then
-			echo "stalled - L1 not ready after 180s" >>"$state"
+		elif [ $ready -eq 1 ] && [ $finished -eq 0 ] && [ -z "$cur" ] &&
+			[ $((now - t_case)) -ge "$gap_limit" ]; then
+			# Between two cases L1 only forks the next script (< 1 s): a
+			# silence this long is L1 itself stalled (CI once lost 2000 s here).
+			echo "stalled - L1 silent for ${gap_limit}s ${prev:+after $prev}${prev:-before the first case}" >>"$state"
+			stop_l1
+		elif [ $ready -eq 0 ] && [ $((now - t_boot)) -ge 180 ]; then
+			echo "stalled - L1 not ready after 180s (last line: $(grep -a -v '^$' "$console" | tail -n 1 | tr -d '\r'))" >>"$state"
 			stop_l1
 		elif [ $((now - start)) -ge "$limit" ]; then
 			echo "stalled ${cur:--} the ${limit}s run limit was reached" >>"$state"
@@ -261,16 +282,27 @@ while :; do
 		why="KVM unavailable in L1: $(sed -n 's/^nokvm //p' "$state" | head -n1)"
 		break
 	fi
+	grep -q '^done' "$state" && break
+	last=$(sed -n 's/^stalled //p' "$state" | tail -n1)
+	# L1 stalled outside any case (while booting, or between two cases):
+	# start a fresh L1 where this one stopped, a bounded number of times.
+	if [[ "$last" == "- "* ]] && [[ "$last" != *"run limit"* ]]; then
+		tries=0
+		for t in "${retried[@]}"; do [ "$t" != "-" ] || tries=$((tries + 1)); done
+		if [ "$tries" -lt "$max_retries" ]; then
+			retried+=("-")
+			echo "RETRY L1 (${last#- })"
+			continue
+		fi
+	fi
 	if ! grep -q '^ready' "$state"; then
 		why="L1 did not start (${l1last:-no console output})"
 		break
 	fi
-	grep -q '^done' "$state" && break
 	# L1 ended or was stopped in the middle of a case. A process cannot
 	# crash or wedge L1's kernel, so this is the nested environment (L1's KVM
 	# on TCG's SVM) failing: run the case once more in a fresh L1, then fail
 	# it and restart after it.
-	last=$(sed -n 's/^stalled //p' "$state" | tail -n1)
 	if [ -n "$cur" ] && ! grep -q -e "^PASS $cur\$" -e "^FAIL $cur\$" "$results"; then
 		if [ -n "$last" ]; then
 			reason=${last#* }
