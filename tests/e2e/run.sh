@@ -15,8 +15,10 @@
 #                          is stopped with L1; like a case during which L1
 #                          crashes, it is run again in a fresh L1, up to
 #                          4 times ("RETRY <case> (<why>)"), then failed;
-#                          L1 not ready in 180 s or silent for 60 s between
-#                          two cases is restarted the same way ("RETRY L1")
+#                          L1 silent for 40 s (no heartbeat) is stopped at
+#                          once and the case retried the same way; L1 not
+#                          ready in 180 s or silent for 60 s between two
+#                          cases is restarted where it was ("RETRY L1")
 #          -v              also print L1's console and every case's output
 # Environment: KTSTR_E2E_VM_ARGS  extra arguments for every `ktstr vm` call
 #              KTSTR_E2E_THP     L1's THP mode for the cases (default never;
@@ -35,7 +37,8 @@ bench=0
 verbose=0
 limit=2400
 case_limit=${KTSTR_E2E_CASE_LIMIT:-240}
-gap_limit=60 # the longest silence allowed between one case's result and the next case
+gap_limit=60   # the longest silence allowed between one case's result and the next case
+alive_limit=40 # L1 prints a heartbeat every 10 s while the cases run
 kernels=()
 cases=()
 while [ $# -gt 0 ]; do
@@ -144,7 +147,7 @@ state=$E2E_BUILD/e2e.state     # what the reader saw in the current boot
 # "current <case>".
 watch_l1() {
 	local qpid=$1 console=$2 line partial="" now t_case t_boot cur="" w rest t_stop=""
-	local ready=0 finished=0 prev=""
+	local ready=0 finished=0 prev="" t_alive
 	# Stop L1 once: SIGTERM to QEMU's process group now, SIGKILL if it is
 	# still there 10 s later (a QEMU whose vCPU threads spin may not get to
 	# its SIGTERM handler). The group may be gone already: never fail on it.
@@ -155,6 +158,7 @@ watch_l1() {
 	}
 	t_boot=$(date +%s)
 	t_case=$t_boot
+	t_alive=$t_boot
 	: >"$state"
 	while :; do
 		if IFS= read -r -t 5 line; then
@@ -167,6 +171,7 @@ watch_l1() {
 		fi
 		if [ -n "$line" ]; then
 			line=${line%$'\r'}
+			t_alive=$(date +%s)
 			printf '%s\n' "$line" >>"$log"
 			case "$line" in
 			"KTSTR-L1-READY"*)
@@ -202,6 +207,7 @@ watch_l1() {
 				echo "RETRY ${rest%% *} (first attempt: ${rest#* })"
 				;;
 			"KTSTR-E2E-NOTE "*) echo "${line#KTSTR-E2E-NOTE }" ;;
+			"KTSTR-E2E-ALIVE"*) ;; # run-cases.sh's heartbeat: t_alive is all it is for
 			"KTSTR-E2E-DONE"*)
 				echo "done" >>"$state"
 				finished=1
@@ -222,13 +228,23 @@ watch_l1() {
 			esac
 		fi
 		now=$(date +%s)
-		# Stall rules: a case without a result for case_limit seconds, L1 not
-		# ready after 180 s, or the whole run over its limit. A wedged L2 can
-		# livelock L1 itself (soft lockups), so only the host can end it.
+		# Stall rules: a case without a result for case_limit seconds, L1
+		# silent for alive_limit seconds (its heartbeat stopped), no next case
+		# gap_limit seconds after a result, L1 not ready after 180 s, or the
+		# whole run over its limit. A wedged L2 can stop L1 itself, so only
+		# the host can end it.
 		if [ -n "$t_stop" ]; then
 			[ $((now - t_stop)) -lt 10 ] || kill -KILL -- -"$qpid" 2>/dev/null || true
 		elif [ -n "$cur" ] && [ $((now - t_case)) -ge "$case_limit" ]; then
 			echo "stalled $cur no result after ${case_limit}s (L1: $(grep -a -m1 -o 'soft lockup.*' "$console" || echo 'no lockup reported'))" >>"$state"
+			stop_l1
+			cur=""
+		elif [ $ready -eq 1 ] && [ $finished -eq 0 ] && [ $((now - t_alive)) -ge "$alive_limit" ]; then
+			# run-cases.sh prints a heartbeat every 10 s; none for this long
+			# means L1 itself no longer runs its processes (a vCPU of the
+			# guest spinning while L1's timer interrupt stays pending: see
+			# README). Waiting for the case limit would only burn time.
+			echo "stalled ${cur:--} L1 stopped (no console line for ${alive_limit}s)" >>"$state"
 			stop_l1
 			cur=""
 		elif [ $ready -eq 1 ] && [ $finished -eq 0 ] && [ -z "$cur" ] &&

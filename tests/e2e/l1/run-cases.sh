@@ -21,6 +21,12 @@ run_case() {
 	fi
 }
 
+# A heartbeat on the console: run.sh stops L1 when it has printed nothing
+# for 40 s, which happens when L1 itself has stopped running its processes
+# (tests/e2e/README.md), long before the case limit would.
+(while sleep 10; do echo "KTSTR-E2E-ALIVE"; done) &
+alive=$!
+
 i=0
 for k in ${E2E_KERNELS:-6.1 7.2}; do
 	for c in /e2e/cases/*.sh; do
@@ -36,4 +42,5 @@ for k in ${E2E_KERNELS:-6.1 7.2}; do
 		run_case "$c" "$k"
 	done
 done
+kill "$alive" 2>/dev/null
 echo "KTSTR-E2E-DONE"
