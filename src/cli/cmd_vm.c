@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "cli/cli.h"
+#include "link/run.h"
 #include "vmm/memmap.h"
 
 /*
@@ -105,10 +106,11 @@ static void vm_usage(void)
 	       "Except for 0, one line on stderr says why.\n"
 	       "\n"
 	       "Exit status with --exec: the command's own (0-255; 128+N if killed by signal N,\n"
-	       "127 not found), or: 2 bad usage or input; 121 the guest crashed or ended before\n"
-	       "init reported; 122 guest init failed; 123 protocol error; 124 timeout or hang;\n"
-	       "125 host-side failure; 128+N stopped by host signal N. Those print\n"
-	       "'ktstr: FAIL (<code>): <cause>' and the guest console tail on stderr.\n");
+	       "127 not found), or: 121 the guest crashed or ended before init reported;\n"
+	       "122 guest init failed; 123 protocol error; 124 timeout or hang; 125 host-side\n"
+	       "failure, bad usage or input included; 128+N stopped by host signal N. Those\n"
+	       "print 'ktstr: FAIL (<code>): <cause>' and the guest console tail on stderr;\n"
+	       "bad usage or input prints only 'ktstr: <message>' (plus a --help hint).\n");
 }
 
 static int parse_seconds(const char *s, unsigned *out)
@@ -138,32 +140,54 @@ static int opt_err(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* The options of `ktstr vm`, shared by the parser and vm_argv_asks_for_exec(). */
+static const struct option vm_opts[] = {
+	{"kernel", required_argument, NULL, 'k'},
+	{"initramfs", required_argument, NULL, 'i'},
+	{"topology", required_argument, NULL, 't'},
+	{"memory", required_argument, NULL, 'm'},
+	{"cmdline", required_argument, NULL, 'c'},
+	{"no-default-cmdline", no_argument, NULL, 'N'},
+	{"timeout", required_argument, NULL, 'T'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"exec", required_argument, NULL, 'e'},
+	{"exec-argv", no_argument, NULL, 'A'},
+	{"disk", required_argument, NULL, 'D'},
+	{"net", no_argument, NULL, 'n'},
+	{"include", required_argument, NULL, 'I'},
+	{"modules", required_argument, NULL, 'M'},
+	{"busybox", required_argument, NULL, 'B'},
+	{"merge-output", no_argument, NULL, 'O'},
+	{"scale", required_argument, NULL, 'S'},
+	{"console", no_argument, NULL, 'C'},
+	{"stats", required_argument, NULL, 's'},
+	{"result-json", required_argument, NULL, 'R'},
+	{NULL, 0, NULL, 0},
+};
+#define VM_SHORT_OPTS ":k:i:t:m:c:T:vhe:"
+
+/*
+ * Whether the command line asks for --exec (or --exec-argv), for choosing the
+ * exit code of an option error. The parser stops at the first error, which may
+ * come before the --exec, so the whole line is walked again with the same
+ * table: an "--exec" that is another option's value or follows "--" is not
+ * one, while an --exec whose command is missing still is.
+ */
+static bool vm_argv_asks_for_exec(int argc, char **argv)
+{
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, VM_SHORT_OPTS, vm_opts, NULL)) != -1)
+		if (c == 'e' || c == 'A' || (c == ':' && optopt == 'e'))
+			return true;
+	return false;
+}
+
 int vm_cli_parse(int argc, char **argv, struct vm_cli_opts *o, char *err, size_t errlen)
 {
-	static const struct option opts[] = {
-		{"kernel", required_argument, NULL, 'k'},
-		{"initramfs", required_argument, NULL, 'i'},
-		{"topology", required_argument, NULL, 't'},
-		{"memory", required_argument, NULL, 'm'},
-		{"cmdline", required_argument, NULL, 'c'},
-		{"no-default-cmdline", no_argument, NULL, 'N'},
-		{"timeout", required_argument, NULL, 'T'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"exec", required_argument, NULL, 'e'},
-		{"exec-argv", no_argument, NULL, 'A'},
-		{"disk", required_argument, NULL, 'D'},
-		{"net", no_argument, NULL, 'n'},
-		{"include", required_argument, NULL, 'I'},
-		{"modules", required_argument, NULL, 'M'},
-		{"busybox", required_argument, NULL, 'B'},
-		{"merge-output", no_argument, NULL, 'O'},
-		{"scale", required_argument, NULL, 'S'},
-		{"console", no_argument, NULL, 'C'},
-		{"stats", required_argument, NULL, 's'},
-		{"result-json", required_argument, NULL, 'R'},
-		{NULL, 0, NULL, 0},
-	};
 	struct vm_exec_opts *x = &o->exec;
 	bool exec_argv = false, exec_only = false;
 	const char *topo = VM_DEFAULT_TOPOLOGY;
@@ -173,7 +197,7 @@ int vm_cli_parse(int argc, char **argv, struct vm_cli_opts *o, char *err, size_t
 	memset(o, 0, sizeof(*o));
 	optind = 0;
 	opterr = 0;
-	while (!exec_argv && (c = getopt_long(argc, argv, ":k:i:t:m:c:T:vhe:", opts, NULL)) != -1) {
+	while (!exec_argv && (c = getopt_long(argc, argv, VM_SHORT_OPTS, vm_opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			x->exec = optarg;
@@ -381,7 +405,11 @@ static int vm_main(int argc, char **argv)
 		 * not linked into the unit tests that drive this command.
 		 */
 		fprintf(stderr, "ktstr: %s\nTry 'ktstr vm --help'.\n", err);
-		return EXIT_USAGE;
+		/*
+		 * With --exec, 2 may be the command's own status: §4.6 rule 1 makes
+		 * a bad argument a host-side failure there, so it cannot be mistaken.
+		 */
+		return vm_argv_asks_for_exec(argc, argv) ? RUN_EXIT_HOST : EXIT_USAGE;
 	}
 	if (o.help) {
 		vm_usage();

@@ -49,10 +49,17 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* A bad user input before boot: one line and exit 2, like every other command. */
-static int input_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * A bad user input before boot: one line naming the input and the fix. With
+ * --exec, 2 could just as well be the command's own status, so the input error
+ * takes the host-failure code that §4.6 rule 1 reserves for anything that goes
+ * wrong on our side before DONE. `ktstr shell` reuses this path but documents
+ * no such table, so it keeps the usage code its own option errors give.
+ */
+static int input_error(const struct vm_exec_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
-static int input_error(const char *fmt, ...)
+static int input_error(const struct vm_exec_opts *o, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -61,7 +68,7 @@ static int input_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	return EXIT_USAGE;
+	return o->shell ? EXIT_USAGE : RUN_EXIT_HOST;
 }
 
 static int host_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -94,11 +101,13 @@ static int build_initrd(struct exec_ctx *c, char *path, size_t pathlen)
 	if (!busybox && access("/bin/busybox", X_OK) == 0)
 		busybox = "/bin/busybox";
 	if (o->exec && !busybox)
-		return input_error("--exec runs its command through busybox sh, but /bin/busybox "
+		return input_error(o,
+				   "--exec runs its command through busybox sh, but /bin/busybox "
 				   "was not found: install busybox-static or give --busybox PATH");
 	r = kmod_kernel_release_from_bzimage(o->kernel, release, sizeof(release));
 	if (r)
-		return input_error("cannot read the kernel release from '%s': %s (is it a "
+		return input_error(o,
+				   "cannot read the kernel release from '%s': %s (is it a "
 				   "bzImage?)",
 				   o->kernel, strerror(-r));
 	io.busybox_path = busybox;
@@ -123,7 +132,7 @@ static int build_initrd(struct exec_ctx *c, char *path, size_t pathlen)
 	io.lz4 = true;
 	r = initramfs_build(&io, &out, &err);
 	if (r)
-		return input_error("initramfs: %s", err.msg);
+		return input_error(o, "initramfs: %s", err.msg);
 	if (out.no_module_tree)
 		fprintf(stderr,
 			"ktstr: warning: no module tree for kernel %s (/lib/modules/%s): assuming "
@@ -176,12 +185,12 @@ static int add_devices(struct exec_ctx *c)
 		struct vblk_opts bo;
 		vblk_opts_init(&bo);
 		if (vblk_parse_spec(o->disks[i], &spec, err, sizeof(err)))
-			return input_error("--disk '%s': %s", o->disks[i], err);
+			return input_error(o, "--disk '%s': %s", o->disks[i], err);
 		bo.path = spec.path;
 		bo.read_only = spec.read_only;
 		bo.throttle = spec.throttle;
 		if (vblk_create(&bo, &c->disks[i], err, sizeof(err)))
-			return input_error("--disk '%s': %s", o->disks[i], err);
+			return input_error(o, "--disk '%s': %s", o->disks[i], err);
 		c->ndisks++;
 		if (vm_add_virtio(c->vm, vblk_vdev(c->disks[i]), NULL, NULL, &verr))
 			return host_error("disk '%s': %s", o->disks[i], verr.msg);
@@ -299,7 +308,7 @@ int vm_exec_main(const struct vm_exec_opts *o)
 	int r = vm_create(&cfg, &c.vm, &verr);
 	free(cmdline);
 	if (r) {
-		code = verr.bad_input ? input_error("%s", verr.msg) : host_error("%s", verr.msg);
+		code = verr.bad_input ? input_error(o, "%s", verr.msg) : host_error("%s", verr.msg);
 		goto out;
 	}
 	code = add_devices(&c);

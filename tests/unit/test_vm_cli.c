@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: MIT
-/* `ktstr vm` option parsing and bad-input handling: every path here runs without /dev/kvm. */
+/*
+ * `ktstr vm` option parsing and bad-input handling. Every path here runs
+ * without /dev/kvm except exec_missing_disk_exits_125, which skips without it.
+ */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/cmd_vm.h"
+#include "link/run.h"
 #include "vmm/memmap.h"
 
 /*
@@ -225,7 +232,10 @@ Test(vm_cli, every_outcome_has_its_own_exit_code)
 	}
 }
 
-/* ---- the command itself: bad input must end with exit 2 and one line, before KVM ---- */
+/*
+ * ---- the command itself: bad input ends before KVM with one line, and exit 2
+ * (plain `ktstr vm`) or 125 (--exec, guest-protocol §4.6 rule 1) ----
+ */
 
 static void assert_one_stderr_line_containing(const char *needle)
 {
@@ -287,6 +297,119 @@ Test(vm_cli, tiny_memory_exits_2, .init = cr_redirect_stderr)
 	assert_one_stderr_line_containing("1K");
 }
 
+Test(vm_cli, plain_vm_bad_option_still_exits_2, .init = cr_redirect_stderr)
+{
+	cr_assert_eq(RUN("--kernel", "K", "--frobnicate"), EXIT_USAGE);
+	assert_one_stderr_line_containing("--frobnicate");
+}
+
+Test(vm_cli, plain_vm_device_option_without_exec_still_exits_2, .init = cr_redirect_stderr)
+{
+	cr_assert_eq(RUN("--kernel", "K", "--disk", "x.img"), EXIT_USAGE);
+	assert_one_stderr_line_containing("need --exec");
+}
+
+Test(vm_cli, exec_bad_option_exits_125, .init = cr_redirect_stderr)
+{
+	cr_assert_eq(RUN("--kernel", "K", "--exec", "true", "--frobnicate"), RUN_EXIT_HOST);
+	assert_one_stderr_line_containing("--frobnicate");
+}
+
+/* The parser stops at the first error, before it has seen the --exec. */
+Test(vm_cli, exec_bad_option_before_exec_exits_125, .init = cr_redirect_stderr)
+{
+	cr_assert_eq(RUN("--frobnicate", "--kernel", "K", "--exec=true"), RUN_EXIT_HOST);
+	assert_one_stderr_line_containing("--frobnicate");
+}
+
+Test(vm_cli, exec_short_option_bad_timeout_exits_125, .init = cr_redirect_stderr)
+{
+	cr_assert_eq(RUN("--kernel", "K", "--timeout", "soon", "-e", "true"), RUN_EXIT_HOST);
+	assert_one_stderr_line_containing("soon");
+}
+
+Test(vm_cli, exec_argv_bad_option_exits_125, .init = cr_redirect_stderr)
+{
+	cr_assert_eq(RUN("--kernel", "K", "--frobnicate", "--exec-argv", "--", "true"),
+		     RUN_EXIT_HOST);
+	assert_one_stderr_line_containing("--frobnicate");
+}
+
+Test(vm_cli, exec_without_its_command_exits_125, .init = cr_redirect_stderr)
+{
+	cr_assert_eq(RUN("--kernel", "K", "--exec"), RUN_EXIT_HOST);
+	assert_one_stderr_line_containing("--exec");
+}
+
+Test(vm_cli, exec_with_an_empty_command_exits_125, .init = cr_redirect_stderr)
+{
+	cr_assert_eq(RUN("--kernel", "K", "--exec", ""), RUN_EXIT_HOST);
+	assert_one_stderr_line_containing("--exec needs a command");
+}
+
+Test(vm_cli, exec_with_initramfs_exits_125, .init = cr_redirect_stderr)
+{
+	cr_assert_eq(RUN("--kernel", "K", "--initramfs", "I", "--exec", "true"), RUN_EXIT_HOST);
+	assert_one_stderr_line_containing("--initramfs");
+}
+
+/* "--exec" as another option's value, or as an argument after "--", is no --exec. */
+Test(vm_cli, exec_as_a_value_or_after_double_dash_still_exits_2, .init = cr_redirect_stderr)
+{
+	cr_assert_eq(RUN("--kernel", "K", "--cmdline", "--exec", "--frobnicate"), EXIT_USAGE);
+	cr_assert_eq(RUN("--kernel", "K", "--frobnicate", "--", "--exec", "true"), EXIT_USAGE);
+}
+
+Test(vm_cli, exec_kernel_not_a_bzimage_exits_125, .init = cr_redirect_stderr)
+{
+	if (access("/bin/busybox", X_OK))
+		cr_skip_test("/bin/busybox not installed");
+	cr_assert_eq(RUN("--kernel", "/bin/sh", "--exec", "true"), RUN_EXIT_HOST);
+	assert_one_stderr_line_containing("bzImage");
+}
+
+/* A real kernel and its modules, for the --exec paths that get past reading its release. */
+static const char *exec_kernel_or_skip(const char **modules)
+{
+	const char *k = getenv("KTSTR_TEST_VMLINUZ");
+
+	*modules = getenv("KTSTR_TEST_MODULES_DIR");
+	if (!k || !*k || !*modules || !**modules)
+		cr_skip_test("KTSTR_TEST_VMLINUZ or KTSTR_TEST_MODULES_DIR not set");
+	if (access("/bin/busybox", X_OK))
+		cr_skip_test("/bin/busybox not installed");
+	return k;
+}
+
+Test(vm_cli, exec_missing_include_exits_125, .init = cr_redirect_stderr)
+{
+	const char *m, *k = exec_kernel_or_skip(&m);
+
+	cr_assert_eq(RUN("--kernel", k, "--modules", m, "--include", "/nonexistent/tool", "--exec",
+			 "true"),
+		     RUN_EXIT_HOST);
+	assert_one_stderr_line_containing("/nonexistent/tool");
+}
+
+/* The disks are opened once the VM exists, so this one needs a working KVM. */
+Test(vm_cli, exec_missing_disk_exits_125, .init = cr_redirect_stderr)
+{
+	const char *m, *k = exec_kernel_or_skip(&m);
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int vmfd = kvm >= 0 ? ioctl(kvm, KVM_CREATE_VM, 0) : -1;
+
+	if (vmfd >= 0)
+		close(vmfd);
+	if (kvm >= 0)
+		close(kvm);
+	if (vmfd < 0)
+		cr_skip_test("no usable /dev/kvm");
+	cr_assert_eq(RUN("--kernel", k, "--modules", m, "--disk", "/nonexistent/disk.img", "--exec",
+			 "true"),
+		     RUN_EXIT_HOST);
+	assert_one_stderr_line_containing("/nonexistent/disk.img");
+}
+
 Test(vm_cli, help_lists_options_and_exit_codes, .init = cr_redirect_stdout)
 {
 	cr_assert_eq(RUN("--help"), 0);
@@ -301,4 +424,19 @@ Test(vm_cli, help_lists_options_and_exit_codes, .init = cr_redirect_stdout)
 		"130",	     VM_DEFAULT_CMDLINE};
 	for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++)
 		cr_assert(strstr(buf, must[i]), "help lacks '%s'", must[i]);
+}
+
+Test(vm_cli, help_puts_exec_bad_input_under_125, .init = cr_redirect_stdout)
+{
+	cr_assert_eq(RUN("--help"), 0);
+	fflush(stdout);
+	char buf[8192] = "";
+	FILE *f = cr_get_redirected_stdout();
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	const char *exec = strstr(buf, "Exit status with --exec");
+	cr_assert(exec, "help lacks the --exec exit codes");
+	cr_assert(strstr(exec, "125 host-side"), "%s", exec);
+	cr_assert(strstr(exec, "bad usage or input included"), "%s", exec);
+	cr_assert_null(strstr(exec, "2 bad usage"), "%s", exec);
 }

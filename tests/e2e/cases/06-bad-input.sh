@@ -7,15 +7,15 @@ case_begin bad-input "$1"
 ok="--initramfs $L2_INITRAMFS --memory 256M"
 # shellcheck disable=SC2086 # $ok is a word list
 {
-	expect_usage_error no-kernel-option --topology 1n1l1c1t $ok
-	expect_usage_error missing-kernel --kernel /nonexistent/vmlinuz --topology 1n1l1c1t $ok
-	expect_usage_error not-bzimage --kernel /e2e/lib.sh --topology 1n1l1c1t $ok
-	expect_usage_error not-bzimage-cpio --kernel "$L2_INITRAMFS" --topology 1n1l1c1t $ok
-	expect_usage_error topo-0n --kernel "$KERNEL" --topology 0n1l1c1t $ok
-	expect_usage_error topo-0c --kernel "$KERNEL" --topology 1n1l0c1t $ok
-	expect_usage_error topo-garbage --kernel "$KERNEL" --topology 'x7#garbage' $ok
-	expect_usage_error memory-1K --kernel "$KERNEL" --topology 1n1l1c1t --initramfs "$L2_INITRAMFS" \
-		--memory 1K
+	expect_input_error no-kernel-option "$E2E_RC_USAGE" --topology 1n1l1c1t $ok
+	expect_input_error missing-kernel "$E2E_RC_USAGE" --kernel /nonexistent/vmlinuz --topology 1n1l1c1t $ok
+	expect_input_error not-bzimage "$E2E_RC_USAGE" --kernel /e2e/lib.sh --topology 1n1l1c1t $ok
+	expect_input_error not-bzimage-cpio "$E2E_RC_USAGE" --kernel "$L2_INITRAMFS" --topology 1n1l1c1t $ok
+	expect_input_error topo-0n "$E2E_RC_USAGE" --kernel "$KERNEL" --topology 0n1l1c1t $ok
+	expect_input_error topo-0c "$E2E_RC_USAGE" --kernel "$KERNEL" --topology 1n1l0c1t $ok
+	expect_input_error topo-garbage "$E2E_RC_USAGE" --kernel "$KERNEL" --topology 'x7#garbage' $ok
+	expect_input_error memory-1K "$E2E_RC_USAGE" --kernel "$KERNEL" --topology 1n1l1c1t \
+		--initramfs "$L2_INITRAMFS" --memory 1K
 }
 # Only the failing sub-checks' logs are worth showing.
 DETAIL=""

@@ -9,8 +9,10 @@
 #
 # Usage in a case:  . /e2e/lib.sh; case_begin NAME "$1"; vm_run ...; check_...; case_end
 
-# Exit codes of `ktstr vm` (its --help: 2 usage, 3 guest panic, 4 --timeout).
+# Exit codes of `ktstr vm` (its --help: 2 usage, 3 guest panic, 4 --timeout;
+# with --exec, bad usage or input is a host-side failure, 125).
 : "${E2E_RC_USAGE:=2}"
+: "${E2E_RC_EXEC_HOST:=125}"
 : "${E2E_RC_PANIC:=3}"
 : "${E2E_RC_TIMEOUT:=4}"
 # --timeout for boots that should end by themselves: a guest that hangs is
@@ -176,13 +178,15 @@ check_report() {
 	return 1
 }
 
-# expect_usage_error TAG ARGS...: `ktstr vm ARGS` fails fast with exit 2 and
-# a one-line "ktstr: ..." message (plus at most a "Try ... --help" hint), no crash.
-expect_usage_error() {
+# expect_input_error TAG RC ARGS...: `ktstr vm ARGS` refuses bad input fast with
+# exit RC ($E2E_RC_USAGE, or $E2E_RC_EXEC_HOST with --exec) and a one-line
+# "ktstr: ..." message (plus at most a "Try ... --help" hint), no crash.
+expect_input_error() {
 	tag=$1
-	shift
+	want_rc=$2
+	shift 2
 	vm_run "$tag" 60 "$@" || return 1
-	expect_rc "$tag" "$E2E_RC_USAGE"
+	expect_rc "$tag" "$want_rc"
 	first=$(head -n 1 "$WORK/$tag.err")
 	lines=$(grep -c -v -e '^Try ' "$WORK/$tag.err")
 	case "$first" in
