@@ -204,7 +204,7 @@ watch_l1() {
 				;;
 			"KTSTR-E2E-ATTEMPT FAIL "*)
 				rest=${line#KTSTR-E2E-ATTEMPT FAIL }
-				echo "RETRY ${rest%% *} (first attempt: ${rest#* })"
+				echo "ATTEMPT FAIL ${rest%% *} (${rest#* }; L1 runs it once more only if the guest kernel crashed)"
 				;;
 			"KTSTR-E2E-NOTE "*) echo "${line#KTSTR-E2E-NOTE }" ;;
 			"KTSTR-E2E-ALIVE"*) ;; # run-cases.sh's heartbeat: t_alive is all it is for
@@ -251,7 +251,9 @@ watch_l1() {
 			[ $((now - t_case)) -ge "$gap_limit" ]; then
 			# Between two cases L1 only forks the next script (< 1 s): a
 			# silence this long is L1 itself stalled (CI once lost 2000 s here).
-			echo "stalled - L1 silent for ${gap_limit}s ${prev:+after $prev}${prev:-before the first case}" >>"$state"
+			w="before the first case"
+			[ -z "$prev" ] || w="after $prev"
+			echo "stalled - L1 silent for ${gap_limit}s $w" >>"$state"
 			stop_l1
 		elif [ $ready -eq 0 ] && [ $((now - t_boot)) -ge 180 ]; then
 			echo "stalled - L1 not ready after 180s (last line: $(grep -a -v '^$' "$console" | tail -n 1 | tr -d '\r'))" >>"$state"
@@ -298,7 +300,10 @@ while :; do
 		why="KVM unavailable in L1: $(sed -n 's/^nokvm //p' "$state" | head -n1)"
 		break
 	fi
-	grep -q '^done' "$state" && break
+	if grep -q '^done' "$state"; then
+		why="L1 ended the run without a result for it (see build/e2e/e2e.log)"
+		break
+	fi
 	last=$(sed -n 's/^stalled //p' "$state" | tail -n1)
 	# L1 stalled outside any case (while booting, or between two cases):
 	# start a fresh L1 where this one stopped, a bounded number of times.

@@ -5,6 +5,8 @@
 # the host harness (run.sh) reads from the serial console:
 #   KTSTR-E2E-RESULT PASS <case>@<kernel> <seconds>
 #   KTSTR-E2E-RESULT FAIL <case>@<kernel> <reason>
+# (KTSTR-E2E-ATTEMPT FAIL ... instead when E2E_FIRST_ATTEMPT is set: see
+# run-cases.sh)
 # followed, for a failure, by "  | " detail lines (ktstr's output tail).
 #
 # Usage in a case:  . /e2e/lib.sh; case_begin NAME "$1"; vm_run ...; check_...; case_end
@@ -68,7 +70,10 @@ case_end() {
 		DETAIL="$WORK/failed-checks:100 $DETAIL"
 		FAILS="$(echo "$FAILS" | cut -c 1-300) ..."
 	fi
-	echo "KTSTR-E2E-RESULT FAIL $CASE@$KLABEL $FAILS"
+	# A first attempt that run-cases.sh may repeat reports ATTEMPT, not RESULT.
+	kind=RESULT
+	[ -z "${E2E_FIRST_ATTEMPT:-}" ] || kind=ATTEMPT
+	echo "KTSTR-E2E-$kind FAIL $CASE@$KLABEL $FAILS"
 	for d in $DETAIL; do
 		f=${d%:*}
 		n=${d##*:}
