@@ -24,6 +24,8 @@ L1_KERNEL=${KTSTR_L1_KERNEL:-6.1}
 # L1's console log level: 3 keeps KVM's chatter out; 5 adds the stack traces
 # of soft lockups and warnings (diagnosis).
 L1_LOGLEVEL=${KTSTR_L1_LOGLEVEL:-3}
+# Extra words for L1's kernel command line (diagnosis, e.g. timer modes).
+L1_APPEND=${KTSTR_L1_APPEND:-}
 
 e2e_log() { printf '%s: %s\n' "${E2E_PROG:-e2e}" "$*" >&2; }
 e2e_die() {
@@ -242,7 +244,7 @@ e2e_l1_cmd() {
 	L1_CMD=(qemu-system-x86_64 -accel "$L1_ACCEL" -cpu "$L1_CPU" -m "$L1_MEM" -smp "$L1_SMP"
 		-nodefaults -no-user-config -display none -serial stdio -no-reboot
 		-kernel "$L1_VMLINUZ" -initrd "$1"
-		-append "console=ttyS0 quiet loglevel=$L1_LOGLEVEL panic=-1 rdinit=/init${2:+ $2}")
+		-append "console=ttyS0 quiet loglevel=$L1_LOGLEVEL panic=-1 rdinit=/init${L1_APPEND:+ $L1_APPEND}${2:+ $2}")
 	# Diagnosis only, e.g. KTSTR_L1_QEMU_ARGS='-d cpu_reset,guest_errors -D /tmp/l1.qlog'.
 	# shellcheck disable=SC2206 # a word list on purpose
 	[ -z "${KTSTR_L1_QEMU_ARGS:-}" ] || L1_CMD+=($KTSTR_L1_QEMU_ARGS)
