@@ -249,8 +249,10 @@ watch_l1() {
 			cur=""
 		elif [ $ready -eq 1 ] && [ $finished -eq 0 ] && [ -z "$cur" ] &&
 			[ $((now - t_case)) -ge "$gap_limit" ]; then
-			# Between two cases L1 only forks the next script (< 1 s): a
-			# silence this long is L1 itself stalled (CI once lost 2000 s here).
+			# Between two cases L1 only forks the next script (< 1 s): no
+			# next case this long after a result means the case runner is
+			# stuck (e.g. a leftover process holding the case's output pipe)
+			# even though L1 itself still prints its heartbeat.
 			w="before the first case"
 			[ -z "$prev" ] || w="after $prev"
 			echo "stalled - L1 silent for ${gap_limit}s $w" >>"$state"
